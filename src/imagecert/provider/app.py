@@ -1,0 +1,192 @@
+"""The reference provider as one ASGI application: four dialects and the control protocol.
+
+Every request is matched to an operation of a dialect's contract, authenticated the
+way that provider signs, checked against the tenant's permissions and any armed
+fault, and handed to the dialect's wire layer. Refusals are rendered in the dialect's
+documented error body; the application answers 5xx only when a fault asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from imagecert import signing
+from imagecert.contracts import DIALECTS, Operation
+from imagecert.provider import control
+from imagecert.provider.dialect import Call, Dialect, Settings
+from imagecert.provider.registry import dialect_classes
+from imagecert.provider.rules import Answer, ProviderError, Rules
+from imagecert.provider.store import Store, Tenant
+
+log = logging.getLogger("imagecert.provider")
+
+CONTROL_PREFIX = "/_imagecert/v1"
+# Which dialect a path belongs to when no operation matches it (for the error body).
+PATH_OWNERS = (
+    ("/v1/cloudimages", "huawei-ims"),
+    ("/v1/regions", "jdcloud-vm"),
+    ("/apsara/", "apsara-ecs"),
+    ("/v2.1", "huawei-nova"),
+)
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    dialect: Dialect
+    operation: Operation
+    pattern: re.Pattern[str]
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    regex = "".join(
+        f"(?P<{p[1:-1]}>[^/]+?)" if p.startswith("{") else re.escape(p) for p in parts
+    )
+    return re.compile(f"^{regex}/?$")
+
+
+class Provider:
+    def __init__(self, defects: Iterable[str] = (), settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self.defects = frozenset(defects)
+        self.store = Store()
+        self.dialects: dict[str, Dialect] = {
+            name: cls(self.store, Rules(name, self.defects), self.settings)
+            for name, cls in dialect_classes().items()
+        }
+        self.routes = [
+            RouteEntry(d, op, _pattern(op.path))
+            for d in self.dialects.values()
+            for op in d.operations().values()
+        ]
+
+    def new_tenant(self, dialect: str, permissions: str = "full", tenant_id: str | None = None,
+                   rng: random.Random | None = None) -> Tenant:
+        """An isolated account with fresh credentials (from `rng`, seeded for the
+        development tenants so that theirs are the same at every start)."""
+        tenant_id = tenant_id or control.new_tenant_id()
+        auth, scope = self.dialects[dialect].credentials(tenant_id, rng or random.SystemRandom())
+        return self.store.add_tenant(Tenant(tenant_id, dialect, permissions, auth, scope))
+
+    # the ASGI application ------------------------------------------------------
+    def asgi(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Mount(CONTROL_PREFIX, routes=control.routes(self)),
+                Route("/{path:path}", self.dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+            ]
+        )
+
+    async def dispatch(self, request: Request) -> Response:
+        path = request.url.path
+        candidates = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
+        owner = self._owner(path, candidates)
+        if not candidates:
+            return self._plain_refusal(owner, "not_found_rule", f"no such path: {path}")
+        allowed = [(r, m) for r, m in candidates if r.operation.method == request.method]
+        if not allowed:
+            return self._plain_refusal(owner, "method_rule", f"{request.method} is not allowed on {path}")
+
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        wire = signing.WireRequest(
+            method=request.method,
+            path=request.scope.get("raw_path", path.encode()).decode("latin-1").split("?", 1)[0],
+            query=request.url.query,
+            headers=headers,
+            body=body,
+        )
+        route, match, tenant, failure = self._authenticate(allowed, wire)
+        dialect = route.dialect
+        call = Call(route.operation, tenant, match.groupdict(), dict(request.query_params), headers, body)  # type: ignore[arg-type]
+        try:
+            if failure is not None:
+                raise ProviderError(dialect.unauthorized_rule, message=f"Authentication failed: {failure}")
+            self._authorize(dialect, call)
+            if len(body) > self.settings.max_body_bytes:
+                raise ProviderError(dialect.malformed_rule, message="The request body is too large.")
+            status = self.store.take_fault(tenant.id, route.operation.operation_id)
+            if status is not None:
+                return self._fault(dialect, call, status)
+            with self.store.lock:
+                self.store.advance(tenant.id)
+                return dialect.handlers()[route.operation.operation_id](call)
+        except ProviderError as error:
+            return dialect.refuse(error, call)
+
+    # steps -----------------------------------------------------------------------
+    def _authenticate(self, allowed, wire):
+        """(route, match, tenant, failure reason) — the route of the tenant's dialect when
+        several dialects serve the same path (both Huawei dialects serve Glance paths)."""
+        failure = "no credentials"
+        for route, match in allowed:
+            dialect = route.dialect
+            for scheme in dialect.schemes:
+                if not signing.presented(scheme, wire.headers):
+                    continue
+                try:
+                    key = signing.verify(scheme, wire, self._secret_for(dialect.name, scheme))
+                except signing.AuthError as error:
+                    if dialect.rules.on(f"{dialect.unauthorized_rule}:unchecked"):
+                        key = signing.claimed_key(scheme, wire.headers)
+                    else:
+                        failure = error.reason
+                        continue
+                tenant = self.store.tenant_by_key(key or "")
+                if tenant is not None and tenant.dialect == dialect.name:
+                    return route, match, tenant, None
+                failure = "unknown-key"
+        route, match = allowed[0]
+        return route, match, Tenant("anonymous", route.dialect.name, "none", {}, {}), failure
+
+    def _secret_for(self, dialect: str, scheme: str):
+        def secret_for(key: str) -> str | None:
+            tenant = self.store.tenant_by_key(key)
+            if tenant is None or tenant.dialect != dialect:
+                return None
+            return tenant.auth.get("token") if scheme == "token" else tenant.auth.get("secret_key")
+
+        return secret_for
+
+    def _authorize(self, dialect: Dialect, call: Call) -> None:
+        reads_only = call.operation.method in ("GET", "HEAD")
+        allowed = call.tenant.permissions == "full" or (call.tenant.permissions == "read-only" and reads_only)
+        dialect.rules.require(dialect.forbidden_rule, allowed, message="You do not have permission to perform this operation.")
+
+    def _fault(self, dialect: Dialect, call: Call, status: int) -> Response:
+        entry = dialect.rules.return_code(status)
+        if entry is not None:
+            if dialect.rules.on(f"{entry.id}:unchecked"):  # the defect: armed faults are ignored
+                return dialect.handlers()[call.operation.operation_id](call)
+            return dialect.refuse(ProviderError(entry.id), call)
+        return dialect.error_response(Answer(status, None, f"Injected fault: HTTP {status}."), call)
+
+    def _owner(self, path: str, candidates) -> Dialect | None:
+        if candidates:
+            return candidates[0][0].dialect
+        for prefix, name in PATH_OWNERS:
+            if path.startswith(prefix):
+                return self.dialects.get(name)
+        return None
+
+    def _plain_refusal(self, dialect: Dialect | None, rule_attr: str, message: str) -> Response:
+        if dialect is None:
+            return JSONResponse({"error": message}, status_code=404)
+        rule_id = getattr(dialect, rule_attr) or dialect.not_found_rule
+        return dialect.refuse(ProviderError(rule_id, message=message), None)
+
+
+def create_app(defects: Iterable[str] = (), settings: Settings | None = None) -> Starlette:
+    return Provider(defects, settings).asgi()
+
+
+__all__ = ["Provider", "create_app", "DIALECTS"]

@@ -1,0 +1,117 @@
+"""What every dialect of the reference provider gives the application.
+
+A dialect package (`provider/<dialect>/`) keeps its state model in `models.py` (plain
+classes over the store, raising `ProviderError` with catalog rule ids) apart from its
+wire format in `responses.py` (parse a call, ask the model, render the answer), as
+moto does. `responses.py` exposes one `Dialect` subclass; the application finds the
+operation a request is for in the contract and hands it over as a `Call`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+from starlette.responses import Response
+
+from imagecert.contracts import Operation, operations
+from imagecert.provider.rules import Answer, Defect, ProviderError, Rules
+from imagecert.provider.store import Store, Tenant
+from imagecert.provider.validation import body_errors
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the reference provider behaves where the documents leave it open."""
+
+    job_seconds: float = 2.0      # how long an asynchronous job runs before it ends by itself
+    max_body_bytes: int = 1 << 20
+
+
+@dataclass
+class Call:
+    """One authenticated request for one operation of the contract."""
+
+    operation: Operation
+    tenant: Tenant
+    path_params: dict[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body.strip() else None
+
+
+Handler = Callable[[Call], Response]
+
+
+class Dialect:
+    """Base of each dialect's wire layer. Subclasses set the class attributes and
+    implement `handlers`, `credentials` and `error_response`."""
+
+    name: ClassVar[str]
+    schemes: ClassVar[tuple[str, ...]]         # authentication schemes accepted, first is the default
+    malformed_rule: ClassVar[str]              # rule for an unreadable body or wrong content type
+    unauthorized_rule: ClassVar[str]           # rule (return code) for missing or bad credentials
+    forbidden_rule: ClassVar[str]              # rule (return code) for a tenant without permission
+    not_found_rule: ClassVar[str]              # rule for an unknown path or resource
+    method_rule: ClassVar[str | None] = None   # rule for a known path with another method
+    extra_defects: ClassVar[tuple[Defect, ...]] = ()
+
+    def __init__(self, store: Store, rules: Rules, settings: Settings):
+        self.store = store
+        self.rules = rules
+        self.settings = settings
+
+    # wiring ------------------------------------------------------------------
+    def operations(self) -> dict[str, Operation]:
+        return operations(self.name)
+
+    def handlers(self) -> dict[str, Handler]:
+        """operationId -> handler, for every operation of the contract."""
+        raise NotImplementedError
+
+    def credentials(self, tenant_id: str, rng: random.Random) -> tuple[dict[str, str], dict[str, str]]:
+        """(auth, scope) for a new tenant, shaped like a target file's [auth] and [scope]."""
+        raise NotImplementedError
+
+    @staticmethod
+    def random_text(rng: random.Random, length: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(length))
+
+    def new_id(self, kind: str) -> str:
+        return str(uuid.uuid4())
+
+    def default_attributes(self, kind: str) -> dict[str, Any]:
+        """The attributes of a healthy resource of this kind, for the control protocol."""
+        return {}
+
+    # answers -----------------------------------------------------------------
+    def error_response(self, answer: Answer, call: Call | None) -> Response:
+        raise NotImplementedError
+
+    def refuse(self, error: ProviderError, call: Call | None) -> Response:
+        return self.error_response(self.rules.answer(error), call)
+
+    def check_body(self, call: Call, data: Any, media_type: str | None = None) -> None:
+        """Validate a request body against the contract; raise the first rule it breaks."""
+        for rule_id, detail in body_errors(self.name, call.operation.operation_id, data, media_type):
+            if rule_id is None:
+                self.rules.require(self.malformed_rule, False, message=detail)
+            else:
+                self.rules.require(rule_id, False, message=None)
+
+    @staticmethod
+    def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+        return Response(
+            json.dumps(body, ensure_ascii=False),
+            status_code=status,
+            headers=dict(headers or {}),
+            media_type="application/json",
+        )

@@ -1,0 +1,16 @@
+"""The dialects the reference provider serves, by id."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from imagecert.contracts import DIALECTS
+
+
+def dialect_classes() -> dict:
+    """dialect id -> its `Dialect` subclass (from `provider/<dialect>/responses.py`)."""
+    found = {}
+    for name in DIALECTS:
+        module = import_module(f"imagecert.provider.{name.replace('-', '_')}.responses")
+        found[name] = module.DIALECT
+    return found

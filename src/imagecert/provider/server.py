@@ -1,0 +1,133 @@
+"""Serve the reference provider with uvicorn on a loopback port.
+
+`start()` runs it in a background thread (what `imagecert certify` and the pytest
+plugin use when no target is given); `serve()` runs it in the foreground
+(`imagecert mock`). Either way it is a real HTTP server any client can call.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import uvicorn
+
+from imagecert.contracts import DIALECTS
+from imagecert.provider.app import CONTROL_PREFIX, Provider
+from imagecert.provider.dialect import Settings
+from imagecert.provider.store import Tenant
+
+DEV_SEED = 20261124  # the development tenants' credentials are the same at every start
+
+
+def dev_tenant_id(dialect: str) -> str:
+    return f"t-dev-{dialect}"
+
+
+def add_dev_tenants(provider: Provider) -> dict[str, Tenant]:
+    """One fixed tenant per dialect, for people pointing an SDK at the mock by hand."""
+    rng = random.Random(DEV_SEED)
+    return {d: provider.new_tenant(d, tenant_id=dev_tenant_id(d), rng=rng) for d in DIALECTS}
+
+
+def target_document(base_url: str, tenant: Tenant) -> dict:
+    """A target file (as a dict) that certifies `tenant`'s dialect in control mode."""
+    return {
+        "dialect": tenant.dialect,
+        "base_url": base_url,
+        "scope": dict(tenant.scope),
+        "auth": dict(tenant.auth),
+        "provisioning": {
+            "mode": "control",
+            "control_url": base_url + CONTROL_PREFIX,
+            "tenant_id": tenant.id,
+        },
+    }
+
+
+@dataclass
+class RunningProvider:
+    provider: Provider
+    server: uvicorn.Server
+    thread: threading.Thread | None
+    base_url: str
+    dev_tenants: dict[str, Tenant] = field(default_factory=dict)
+
+    @property
+    def control_url(self) -> str:
+        return self.base_url + CONTROL_PREFIX
+
+    def targets(self) -> dict[str, dict]:
+        return {d: target_document(self.base_url, t) for d, t in self.dev_tenants.items()}
+
+    def write_targets(self, directory: Path) -> dict[str, Path]:
+        from imagecert.target import write_target
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for dialect, document in self.targets().items():
+            path = directory / f"{dialect}.toml"
+            write_target(document, path)
+            written[dialect] = path
+        return written
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(256)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _prepare(host: str, port: int, defects: Iterable[str], settings: Settings | None):
+    provider = Provider(defects, settings)
+    dev = add_dev_tenants(provider)
+    sock = _bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    config = uvicorn.Config(provider.asgi(), log_level="warning", access_log=False, lifespan="off")
+    return provider, dev, sock, f"http://{shown}:{bound_port}", uvicorn.Server(config)
+
+
+def start(host: str = "127.0.0.1", port: int = 0, defects: Iterable[str] = (),
+          settings: Settings | None = None, timeout: float = 10.0) -> RunningProvider:
+    """Start the provider in a background thread; return once it accepts connections."""
+    provider, dev, sock, base_url, server = _prepare(host, port, defects, settings)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imagecert-provider", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the reference provider did not start on {base_url}")
+        time.sleep(0.01)
+    return RunningProvider(provider, server, thread, base_url, dev)
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, defects: Iterable[str] = (),
+          settings: Settings | None = None, on_ready=None) -> None:
+    """Run the provider in the foreground until interrupted."""
+    provider, dev, sock, base_url, server = _prepare(host, port, defects, settings)
+    running = RunningProvider(provider, server, None, base_url, dev)
+    if on_ready is not None:
+        threading.Thread(target=_notify_when_started, args=(running, on_ready), daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def _notify_when_started(running: RunningProvider, on_ready) -> None:
+    while not running.server.started and not running.server.should_exit:
+        time.sleep(0.01)
+    if running.server.started:
+        on_ready(running)
