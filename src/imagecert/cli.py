@@ -7,12 +7,27 @@ import sys
 from pathlib import Path
 
 from imagecert import __version__
+from imagecert.certify import EXIT_CANNOT_RUN, EXIT_CERTIFIED, CannotRun
 
-EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN = 0, 1, 2
+
+def _certify(args: argparse.Namespace) -> int:
+    from imagecert.certify import certify
+
+    return certify(args)
 
 
-class CannotRun(Exception):
-    """The command could not run (bad flag, bad target file, unreachable endpoint)."""
+def _merge(args: argparse.Namespace) -> int:
+    from imagecert.report import merge
+
+    missing = [d for d in args.dirs if not Path(d).is_dir()]
+    if missing:
+        raise CannotRun(f"no such report folder: {', '.join(missing)}")
+    written = merge([Path(d) for d in args.dirs], Path(args.out))
+    if not written:
+        raise CannotRun(f"no <dialect>/compliance.json under {', '.join(args.dirs)}")
+    for dialect, path in sorted(written.items()):
+        print(f"{dialect}: {path}")
+    return EXIT_CERTIFIED
 
 
 def _mock(args: argparse.Namespace) -> int:
@@ -57,6 +72,31 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"imagecert {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    certify = commands.add_parser("certify", help="certify targets (default: the embedded reference provider)")
+    certify.add_argument("--target", action="append", default=[], metavar="FILE",
+                         help="target file of an endpoint to certify (repeatable, one per dialect)")
+    certify.add_argument("--dialect", action="append", default=[], metavar="ID",
+                         help="certify only this dialect (repeatable)")
+    certify.add_argument("--report-dir", default="reports", metavar="DIR",
+                         help="where compliance reports are written (default reports/)")
+    certify.add_argument("--fuzz-examples", type=int, default=None, metavar="N",
+                         help="examples per fuzzed operation (default: the CI budget)")
+    certify.add_argument("--seed", type=int, default=None, metavar="N", help="hypothesis seed, to reproduce a run")
+    certify.add_argument("-n", dest="workers", default=None, metavar="WORKERS",
+                         help="run the suites in parallel (pytest-xdist), e.g. -n 2 or -n auto")
+    certify.add_argument("--profile", choices=("core", "strict"), default=None,
+                         help="certification profile (default core; see contracts/profiles.yaml)")
+    certify.add_argument("--ims-document", choices=("zh", "en"), default=None,
+                         help="where the zh and en IMS documents disagree, hold huawei-ims to this one")
+    certify.set_defaults(run=_certify)
+
+    report = commands.add_parser("report", help="work with compliance reports")
+    report_commands = report.add_subparsers(dest="report_command", required=True, metavar="ACTION")
+    merge = report_commands.add_parser("merge", help="merge the reports of several runs into one")
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="report folders (each holding <dialect>/compliance.json)")
+    merge.add_argument("--out", required=True, metavar="DIR", help="where the merged reports go")
+    merge.set_defaults(run=_merge)
 
     mock = commands.add_parser("mock", help="run the reference provider in the foreground")
     mock.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -55,13 +55,14 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 class Provider:
-    def __init__(self, defects: Iterable[str] = (), settings: Settings | None = None):
+    def __init__(self, defects: Iterable[str] = (), settings: Settings | None = None,
+                 dialects: Iterable[str] = DIALECTS):
         self.settings = settings or Settings()
         self.defects = frozenset(defects)
         self.store = Store()
         self.dialects: dict[str, Dialect] = {
             name: cls(self.store, Rules(name, self.defects), self.settings)
-            for name, cls in dialect_classes().items()
+            for name, cls in dialect_classes(dialects).items()
         }
         self.routes = [
             RouteEntry(d, op, _pattern(op.path))

@@ -32,7 +32,7 @@ def dev_tenant_id(dialect: str) -> str:
 def add_dev_tenants(provider: Provider) -> dict[str, Tenant]:
     """One fixed tenant per dialect, for people pointing an SDK at the mock by hand."""
     rng = random.Random(DEV_SEED)
-    return {d: provider.new_tenant(d, tenant_id=dev_tenant_id(d), rng=rng) for d in DIALECTS}
+    return {d: provider.new_tenant(d, tenant_id=dev_tenant_id(d), rng=rng) for d in provider.dialects}
 
 
 def target_document(base_url: str, tenant: Tenant) -> dict:
@@ -92,8 +92,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _prepare(host: str, port: int, defects: Iterable[str], settings: Settings | None):
-    provider = Provider(defects, settings)
+def _prepare(host: str, port: int, defects: Iterable[str], settings: Settings | None,
+             dialects: Iterable[str] = DIALECTS):
+    provider = Provider(defects, settings, dialects)
     dev = add_dev_tenants(provider)
     sock = _bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
@@ -103,9 +104,10 @@ def _prepare(host: str, port: int, defects: Iterable[str], settings: Settings | 
 
 
 def start(host: str = "127.0.0.1", port: int = 0, defects: Iterable[str] = (),
-          settings: Settings | None = None, timeout: float = 10.0) -> RunningProvider:
+          settings: Settings | None = None, timeout: float = 10.0,
+          dialects: Iterable[str] = DIALECTS) -> RunningProvider:
     """Start the provider in a background thread; return once it accepts connections."""
-    provider, dev, sock, base_url, server = _prepare(host, port, defects, settings)
+    provider, dev, sock, base_url, server = _prepare(host, port, defects, settings, dialects)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imagecert-provider", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

@@ -1,0 +1,170 @@
+"""`imagecert certify`: run the suites against targets and say the verdict.
+
+The suites are plain pytest (`suites/`); this module checks the targets before any
+test runs (a bad file or an unreachable endpoint is exit 2 with one line saying why),
+runs pytest in-process with the imagecert plugin, shows progress per dialect, and
+ends with a table read back from the compliance reports it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlparse
+
+import pytest
+
+from imagecert.contracts import DIALECTS, contracts_dir
+from imagecert.target import Target, TargetError, load_target
+
+EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+class CannotRun(Exception):
+    """The command could not run (bad flag, bad target file, unreachable endpoint)."""
+
+
+def suites_dir() -> Path:
+    configured = os.environ.get("IMAGECERT_SUITES")
+    return Path(configured) if configured else contracts_dir().parent / "suites"
+
+
+def reachable(url: str, timeout: float = 5.0) -> str | None:
+    """None if something listens at the URL's host and port, else why not."""
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            return None
+    except OSError as error:
+        return f"{parsed.hostname}:{port}: {error.strerror or error}"
+
+
+def check_targets(paths: list[str], dialects: list[str]) -> list[Target]:
+    targets = []
+    for path in paths:
+        try:
+            targets.append(load_target(path))
+        except TargetError as error:
+            raise CannotRun(str(error)) from None
+    for target in targets:
+        for url in filter(None, (target.base_url, target.control_url)):
+            problem = reachable(url)
+            if problem:
+                raise CannotRun(f"{target.name}: {url} is unreachable ({problem})")
+    unknown = [d for d in dialects if d not in DIALECTS]
+    if unknown:
+        raise CannotRun(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(DIALECTS)}")
+    if targets and dialects:
+        missing = [d for d in dialects if d not in {t.dialect for t in targets}]
+        if missing:
+            raise CannotRun(f"--dialect {', '.join(missing)} has no --target file")
+    return targets
+
+
+class Progress:
+    """Prints, per dialect, how many suite tests are done of how many, and each failure."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.total: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+        self.last = 0.0
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from imagecert.plugin import dialect_of
+
+        for item in session.items:
+            dialect = dialect_of(item.path)
+            if dialect:
+                self.total[dialect] = self.total.get(dialect, 0) + 1
+        if not self.total:
+            return
+        self.out.write("certifying: " + ", ".join(f"{d} ({n} tests)" for d, n in sorted(self.total.items())) + "\n")
+        self.out.flush()
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.out.write(f"cannot collect {report.nodeid}:\n{report.longreprtext}\n")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        dialect = props.get("imagecert_dialect")
+        if dialect is None:
+            return
+        if report.failed:
+            self.failed[dialect] = self.failed.get(dialect, 0) + 1
+            rules = ", ".join(props.get("imagecert_constraints", []))
+            self.out.write(f"  FAILED [{rules}] {report.nodeid}\n")
+        if report.when == "teardown":
+            self.done[dialect] = self.done.get(dialect, 0) + 1
+            now = time.monotonic()
+            if now - self.last > 2 or self.done[dialect] == self.total.get(dialect):
+                self.last = now
+                line = "  ".join(f"{d} {self.done.get(d, 0)}/{n}" for d, n in sorted(self.total.items()))
+                self.out.write(f"  progress: {line}\n")
+            self.out.flush()
+
+
+def pytest_args(args: Any, targets: list[Target]) -> list[str]:
+    argv = [str(suites_dir()), "-p", "no:cacheprovider", "-p", "no:terminal", "--report-dir", str(args.report_dir)]
+    for target in targets:
+        argv += ["--target", str(target.path)]
+    dialects = args.dialect or ([] if targets else list(DIALECTS))
+    for dialect in dialects:
+        argv += ["--dialect", dialect]
+    if args.workers and args.workers != "1":
+        argv += ["-n", str(args.workers)]
+    if args.fuzz_examples is not None:
+        argv += ["--fuzz-examples", str(args.fuzz_examples)]
+    if args.seed is not None:
+        argv += ["--hypothesis-seed", str(args.seed)]
+    if args.profile:
+        argv += ["--profile", args.profile]
+    if args.ims_document:
+        argv += ["--ims-document", args.ims_document]
+    return argv
+
+
+def table(report_dir: Path, dialects: list[str]) -> tuple[str, bool]:
+    """The closing table, and whether every dialect was certified."""
+    rows = [("dialect", "passed", "failed", "not verified", "not testable", "return codes", "fuzz", "verdict", "report")]
+    all_certified = True
+    for dialect in dialects:
+        path = report_dir / dialect / "compliance.json"
+        if not path.is_file():
+            rows.append((dialect, "-", "-", "-", "-", "-", "-", "no result", "-"))
+            all_certified = False
+            continue
+        doc = json.loads(path.read_text("utf-8"))
+        s = doc["summary"]
+        observed = sum(1 for c in doc["return_code_coverage"] if c["observed"])
+        rows.append((dialect, str(s["passed"]), str(s["failed"]), str(s["not_verified"]), str(s["not_testable"]),
+                     f"{observed}/{len(doc['return_code_coverage'])}", str(doc["fuzz"]["examples"]),
+                     doc["verdict"], str(path.parent / "compliance.html")))
+        all_certified &= doc["verdict"] == "certified"
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:]), all_certified
+
+
+def certify(args: Any, out: TextIO = sys.stdout) -> int:
+    targets = check_targets(args.target, args.dialect)
+    dialects = args.dialect or ([t.dialect for t in targets] if targets else list(DIALECTS))
+    report_dir = Path(args.report_dir)
+    for dialect in dialects:  # a stale report must never stand in for this run's
+        (report_dir / dialect / "compliance.json").unlink(missing_ok=True)
+    if not targets:
+        out.write("no --target: certifying the embedded reference provider\n")
+    status = pytest.main(pytest_args(args, targets), plugins=[Progress(out)])
+    if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")
+    text, all_certified = table(report_dir, dialects)
+    out.write("\n" + text + "\n")
+    return EXIT_CERTIFIED if all_certified else EXIT_NOT_CERTIFIED

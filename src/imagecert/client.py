@@ -1,0 +1,155 @@
+"""Call a dialect's operations by their contract name, signed like a real client.
+
+Tests never build a URL by hand: `ApiClient.call("createImage", path={...}, json={...})`
+finds the operation in the contract, fills its path from the arguments and the
+target's scope, signs the request with the target's scheme and keeps a redacted copy
+of every exchange, so that a failing test can show exactly what was sent and answered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import quote
+
+import requests
+from requests.auth import AuthBase
+
+from imagecert import signing
+from imagecert.contracts import operations
+
+TIMEOUT_S = 30.0
+SHOWN_BODY_CHARS = 4000
+
+
+class Unreachable(ConnectionError):
+    """The endpoint did not answer at all (refused, timed out, no such host)."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its answer, with every secret replaced."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str
+    status: int
+    response_headers: dict[str, str]
+    response_body: str
+
+    def show(self) -> str:
+        def headers(h: Mapping[str, str]) -> str:
+            return "".join(f"  {k}: {v}\n" for k, v in h.items())
+
+        return (
+            f"> {self.method} {self.url}\n{headers(self.request_headers)}"
+            f"{('  ' + self.request_body[:SHOWN_BODY_CHARS] + chr(10)) if self.request_body else ''}"
+            f"< {self.status}\n{headers(self.response_headers)}"
+            f"  {self.response_body[:SHOWN_BODY_CHARS]}\n"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _text(body: Any) -> str:
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        return body.decode("utf-8", "replace")
+    return str(body)
+
+
+def scope_value(scope: Mapping[str, str], name: str) -> str | None:
+    """A path parameter from the scope, whatever its spelling (`regionId` is `region_id`)."""
+    wanted = name.replace("_", "").lower()
+    for key, value in scope.items():
+        if key.replace("_", "").lower() == wanted:
+            return value
+    return None
+
+
+class ApiClient:
+    def __init__(self, dialect: str, base_url: str, scope: Mapping[str, str], auth: AuthBase):
+        self.dialect = dialect
+        self.base_url = base_url.rstrip("/")
+        self.scope = dict(scope)
+        self.auth = auth
+        self.session = requests.Session()
+        self.exchanges: list[Exchange] = []
+
+    def url_for(self, operation_id: str, path: Mapping[str, str] | None = None) -> tuple[str, str]:
+        """(method, url) of an operation, its path filled from `path`, then the scope."""
+        operation = operations(self.dialect)[operation_id]
+        given = dict(path or {})
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            value = given[name] if name in given else scope_value(self.scope, name)
+            if value is None:
+                raise KeyError(f"{operation_id} needs the path parameter {name}")
+            return quote(str(value), safe="")
+
+        return operation.method, self.base_url + re.sub(r"\{([^}]+)\}", fill, operation.path)
+
+    def call(self, operation_id: str, *, path: Mapping[str, str] | None = None, json: Any = None,
+             form: Mapping[str, Any] | None = None, data: bytes | str | None = None,
+             query: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+             auth: AuthBase | None = None) -> requests.Response:
+        """Send one operation. `json` is sent as JSON, `form` form-encoded, `data` as
+        raw bytes (give the content type in `headers`); `auth` replaces the target's."""
+        method, url = self.url_for(operation_id, path)
+        return self.send(method, url, json=json, form=form, data=data, query=query, headers=headers, auth=auth)
+
+    def send(self, method: str, url: str, *, json: Any = None, form: Mapping[str, Any] | None = None,
+             data: bytes | str | None = None, query: Mapping[str, Any] | None = None,
+             headers: Mapping[str, str] | None = None, auth: AuthBase | None = None) -> requests.Response:
+        request = requests.Request(method, url, params=query, headers=dict(headers or {}),
+                                   json=json, data=form if form is not None else data,
+                                   auth=auth or self.auth)
+        prepared = self.session.prepare_request(request)
+        try:
+            response = self.session.send(prepared, timeout=TIMEOUT_S, allow_redirects=False)
+        except requests.ConnectionError as error:
+            raise Unreachable(f"{method} {url}: the endpoint did not answer ({error.__class__.__name__})") from None
+        except requests.Timeout:
+            raise Unreachable(f"{method} {url}: no answer within {TIMEOUT_S:.0f} s") from None
+        self.exchanges.append(self._record(prepared, response))
+        return response
+
+    @staticmethod
+    def _record(prepared: requests.PreparedRequest, response: requests.Response) -> Exchange:
+        url = prepared.url or ""
+        base, _, query = url.partition("?")
+        return Exchange(
+            method=prepared.method or "",
+            url=base + ("?" + signing.redact_query(query) if query else ""),
+            request_headers=signing.redact_headers(dict(prepared.headers)),
+            request_body=redact_body(_text(prepared.body)),
+            status=response.status_code,
+            response_headers=signing.redact_headers(dict(response.headers)),
+            response_body=redact_body(response.text),
+        )
+
+
+SECRET_BODY_KEYS = ("access_key", "secret_key", "token", "password", "secret", "accesskeysecret", "signature")
+
+
+def redact_body(text: str) -> str:
+    """A JSON or form body with the values of credential-like keys replaced."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return signing.redact_query(text) if "=" in text and "\n" not in text else text
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (signing.REDACTED if str(k).lower() in SECRET_BODY_KEYS else clean(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return node
+
+    return json.dumps(clean(data), ensure_ascii=False)

@@ -1,0 +1,212 @@
+"""The pytest plugin that turns `suites/` into a conformance run against any endpoint.
+
+Registered through the `pytest11` entry point, so `pytest suites/ --target FILE` works
+from anywhere. With no `--target` it starts the embedded reference provider on a free
+loopback port (once per process: once per xdist worker) and certifies every dialect.
+
+A suite test lives under `suites/<dialect>/`, says which catalog rules it proves with
+`@pytest.mark.constraint("<ID>", ...)`, and asks for the `world` fixture (see
+`imagecert.world`): a fresh tenant of its dialect's target and a signed client.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagecert.contracts import DIALECTS, load_catalog
+from imagecert.target import Target, TargetError, load_target, parse_target
+from imagecert.world import NOT_VERIFIED, World
+
+IMS_DOCUMENTS = ("zh", "en")
+PROFILES = ("core", "strict")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("imagecert", "imagecert conformance suites")
+    group.addoption("--target", action="append", default=[], metavar="FILE",
+                    help="target file of the endpoint to certify (repeatable, one per dialect); "
+                         "without it the embedded reference provider is started")
+    group.addoption("--dialect", action="append", default=[], choices=DIALECTS, metavar="ID",
+                    help="certify only this dialect (repeatable; default: every dialect with a target)")
+    group.addoption("--fuzz-examples", type=int, default=None, metavar="N",
+                    help="examples per fuzzed operation (default: the hypothesis profile's)")
+    group.addoption("--constraint", action="append", default=[], metavar="ID",
+                    help="run only the suite tests linked to this catalog id (repeatable)")
+    group.addoption("--ims-document", choices=IMS_DOCUMENTS, default=None,
+                    help="where the zh and en IMS documents disagree, hold the target to this one "
+                         "(default: each rule's `choice` in the catalog)")
+    group.addoption("--profile", choices=PROFILES, default="core",
+                    help="certification profile: core (every must) or strict (every rule)")
+    group.addoption("--report-dir", default=None, metavar="DIR",
+                    help="write compliance reports (JSON, HTML, JUnit) per dialect into DIR")
+    group.addoption("--imagecert-defect", action="append", default=[], metavar="ID",
+                    help="start the embedded reference provider with this defect (for proving the suites)")
+
+
+@dataclass
+class RunState:
+    """What one pytest process knows about the run."""
+
+    config: pytest.Config
+    targets: dict[str, Target] = field(default_factory=dict)
+    embedded: Any = None  # the reference provider this process started, if any
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def uses_embedded(self) -> bool:
+        return not self.config.getoption("target")
+
+    def target(self, dialect: str) -> Target:
+        if self.uses_embedded and not self.targets:
+            from imagecert.provider import server
+
+            self.embedded = server.start(defects=self.config.getoption("imagecert_defect"))
+            self.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in self.embedded.targets().items()}
+        return self.targets[dialect]
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+
+def _state(config: pytest.Config) -> RunState:
+    return config.stash[_STATE]
+
+
+_STATE = pytest.StashKey[RunState]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = RunState(config)
+    for path in config.getoption("target"):
+        try:
+            target = load_target(path)
+        except TargetError as error:
+            raise pytest.UsageError(f"imagecert: {error}") from None
+        if target.dialect in state.targets:
+            raise pytest.UsageError(f"imagecert: two target files for {target.dialect}; give one per dialect")
+        state.targets[target.dialect] = target
+    config.stash[_STATE] = state
+    config.pluginmanager.register(Recorder(state), "imagecert-recorder")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STATE in config.stash:
+        _state(config).stop()
+
+
+def dialect_of(path: Path) -> str | None:
+    """The dialect of a suite test: the `suites/<dialect>/` folder it stands in."""
+    for part in reversed(path.parts):
+        if part in DIALECTS:
+            return part
+    return None
+
+
+def constraint_ids(item: pytest.Item) -> list[str]:
+    return [i for mark in item.iter_markers("constraint") for i in mark.args]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = _state(config)
+    wanted = set(config.getoption("constraint"))
+    keep, drop, unknown = [], [], []
+    for item in items:
+        dialect = dialect_of(item.path)
+        if dialect is None or "world" not in getattr(item, "fixturenames", ()):
+            keep.append(item)
+            continue
+        ids = constraint_ids(item)
+        known = load_catalog(dialect).by_id
+        unknown += [f"{item.nodeid}: {i}" for i in ids if i not in known]
+        item.user_properties.append(("imagecert_dialect", dialect))
+        item.user_properties.append(("imagecert_constraints", ids))
+        chosen = (state.uses_embedded or dialect in state.targets) and (
+            not config.getoption("dialect") or dialect in config.getoption("dialect"))
+        if chosen and (not wanted or wanted & set(ids)):
+            keep.append(item)
+        else:
+            drop.append(item)
+    if unknown:
+        raise pytest.UsageError("imagecert: suite tests name ids that are in no catalog:\n" + "\n".join(unknown))
+    if wanted:  # outside the suites, --constraint selects nothing else either
+        drop += [i for i in keep if dialect_of(i.path) is None]
+        keep = [i for i in keep if dialect_of(i.path) is not None]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest):
+    """A fresh account on the target of this test's dialect, with a signed client."""
+    state = _state(request.config)
+    dialect = dialect_of(request.node.path)
+    if dialect is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: the world fixture is for tests under suites/<dialect>/")
+    options = {"ims_document": request.config.getoption("ims_document"),
+               "profile": request.config.getoption("profile")}
+    made = World(state.target(dialect), options)
+    request.node.stash[_WORLD] = made
+    yield made
+    made.close()
+
+
+_WORLD = pytest.StashKey[World]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    made = item.stash.get(_WORLD, None)
+    if made is not None and report.when == "call" and report.failed:
+        report.user_properties.append(("imagecert_exchanges", [x.as_dict() for x in made.exchanges()]))
+
+
+class Recorder:
+    """Gathers each suite test's outcome (on the xdist controller too) and writes the
+    reports at the end of the session."""
+
+    def __init__(self, state: RunState):
+        self.state = state
+        self.started = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "imagecert_dialect" not in props:
+            return
+        entry = self.state.results.setdefault(report.nodeid, {
+            "nodeid": report.nodeid, "dialect": props["imagecert_dialect"],
+            "constraints": props["imagecert_constraints"], "outcome": "passed", "reason": None,
+            "duration_s": 0.0, "exchanges": [], "fuzz": props.get("imagecert_fuzz"),
+        })
+        entry["duration_s"] += report.duration
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            entry["outcome"] = "not_verified"
+            entry["reason"] = reason.removeprefix("Skipped: ").removeprefix(NOT_VERIFIED)
+        elif report.failed:
+            entry["outcome"] = "failed"
+            entry["reason"] = ("" if report.when == "call" else f"error in {report.when}: ") + (report.longreprtext or "")[-4000:]
+            entry["exchanges"] = props.get("imagecert_exchanges", [])
+        if props.get("imagecert_fuzz"):
+            entry["fuzz"] = props["imagecert_fuzz"]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        config = session.config
+        report_dir = config.getoption("report_dir")
+        if report_dir is None or hasattr(config, "workerinput"):  # the xdist controller writes
+            return
+        from imagecert.report import write_reports
+
+        write_reports(Path(report_dir), self.state.results, self.state.targets or None,
+                      profile=config.getoption("profile"), ims_document=config.getoption("ims_document"),
+                      started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+                      duration_s=time.time() - self.started)

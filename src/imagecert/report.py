@@ -1,0 +1,259 @@
+"""Compliance reports: one verdict per dialect, every catalog entry accounted for.
+
+`build()` turns the suite's test outcomes into the `compliance.json` document of the
+public interfaces; `write_reports()` writes it with its HTML page and JUnit file;
+`merge()` joins the reports of several runs (machines, CI shards) into one.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+import xml.etree.ElementTree as ET
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from imagecert import __version__
+from imagecert.contracts import Entry, contracts_dir, load_catalog
+
+RESULTS = ("passed", "failed", "not_verified", "not_testable")
+# A rule's result from its tests' outcomes: one failure fails it; only skips leave it unverified.
+ORDER = {"failed": 0, "passed": 1, "not_verified": 2}
+
+
+@cache
+def profiles() -> dict[str, Any]:
+    return yaml.safe_load((contracts_dir() / "profiles.yaml").read_text("utf-8"))
+
+
+def required(entry: Entry, profile: str) -> tuple[bool, dict[str, Any] | None]:
+    """(required in the profile, the flag that took it out if any)."""
+    data = profiles()
+    flag = next((f for f in data.get("flagged") or [] if f["id"] == entry.id and f["profile"] == profile), None)
+    if entry.kind == "return-code":
+        return flag is None, flag
+    return entry.level in data["profiles"][profile]["required_levels"] and flag is None, flag
+
+
+def _result(entry: Entry, tests: list[dict[str, Any]]) -> tuple[str, str | None]:
+    if not entry.testable:
+        return "not_testable", entry.not_testable
+    if not tests:
+        return "not_verified", "no suite test of this run is linked to this rule"
+    worst = min(tests, key=lambda t: ORDER[t["outcome"]])
+    if worst["outcome"] == "failed":
+        return "failed", worst["reason"]
+    if worst["outcome"] == "passed":
+        return "passed", None
+    return "not_verified", "; ".join(sorted({t["reason"] or "skipped" for t in tests}))
+
+
+def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, Any], profile: str = "core",
+          ims_document: str | None = None, started_at: str | None = None, duration_s: float = 0.0,
+          fuzz: dict[str, Any] | None = None) -> dict[str, Any]:
+    catalog = load_catalog(dialect)
+    outcomes = [o for o in outcomes if o["dialect"] == dialect]
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for outcome in outcomes:
+        for rule_id in outcome["constraints"]:
+            by_rule.setdefault(rule_id, []).append(outcome)
+
+    constraints, return_codes = [], []
+    for entry in catalog.entries:
+        tests = by_rule.get(entry.id, [])
+        result, reason = _result(entry, tests)
+        is_required, flag = required(entry, profile)
+        row = {
+            "id": entry.id, "kind": entry.kind, "level": entry.level, "source": entry.source,
+            "quote": entry.quote, "summary": entry.summary, "result": result, "reason": reason,
+            "required": is_required, "tests": sorted(t["nodeid"] for t in tests),
+            "failures": [{"test": t["nodeid"], "exchanges": t.get("exchanges", [])}
+                         for t in tests if t["outcome"] == "failed"],
+        }
+        if flag:
+            row["flagged"] = flag
+        if entry.discrepancy:
+            row["discrepancy"] = entry.discrepancy
+            row["held_to"] = ims_document or entry.raw.get("choice")
+        if entry.kind == "return-code":
+            row.update(http_status=entry.http_status, code=entry.code, message=entry.message)
+            return_codes.append(row)
+        else:
+            constraints.append(row)
+
+    every = constraints + return_codes
+    summary = {r: sum(1 for row in every if row["result"] == r) for r in RESULTS}
+    failed_required = [row["id"] for row in every if row["result"] == "failed" and row["required"]]
+    required_rows = [row for row in every if row["required"] and row["result"] != "not_testable"]
+    passed_required = sum(1 for row in required_rows if row["result"] == "passed")
+    return {
+        "imagecert_version": __version__,
+        "dialect": dialect,
+        "target": target,
+        "started_at": started_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "duration_s": round(duration_s, 3),
+        "profile": profile,
+        # where the zh and en IMS documents disagree: one document, or None for each rule's `choice`
+        "held_to": {"ims_document": ims_document} if dialect == "huawei-ims" else {},
+        "verdict": "not certified" if failed_required else "certified",
+        "failed_required": failed_required,
+        "score": {
+            "required": len(required_rows),
+            "passed": passed_required,
+            "not_verified": sum(1 for row in required_rows if row["result"] == "not_verified"),
+            "share_passed": round(passed_required / len(required_rows), 4) if required_rows else None,
+        },
+        "constraints": constraints,
+        "return_codes": return_codes,
+        "return_code_coverage": [
+            {"id": row["id"], "http_status": row["http_status"], "code": row["code"],
+             "observed": row["result"] in ("passed", "failed")} for row in return_codes
+        ],
+        "tests": sorted(({k: o[k] for k in ("nodeid", "outcome", "reason", "duration_s", "constraints")}
+                         for o in outcomes), key=lambda o: o["nodeid"]),
+        "fuzz": fuzz or {"examples": 0, "failures": []},
+        "summary": summary,
+    }
+
+
+def write_reports(report_dir: Path, outcomes: dict[str, dict[str, Any]], targets: dict[str, Any] | None,
+                  **options: Any) -> dict[str, Path]:
+    """Write every dialect's report that this run has outcomes for."""
+    written = {}
+    values = list(outcomes.values())
+    for dialect in sorted({o["dialect"] for o in values}):
+        target = targets[dialect].public() if targets and dialect in targets else {"base_url": "embedded reference provider"}
+        fuzz = _fuzz_of(dialect, values)
+        document = build(dialect, values, target, fuzz=fuzz, **options)
+        written[dialect] = write_one(report_dir, document)
+    return written
+
+
+def _fuzz_of(dialect: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    examples, failures = 0, []
+    for outcome in outcomes:
+        if outcome["dialect"] == dialect and outcome.get("fuzz"):
+            examples += outcome["fuzz"].get("examples", 0)
+            failures += outcome["fuzz"].get("failures", [])
+    return {"examples": examples, "failures": failures}
+
+
+def write_one(report_dir: Path, document: dict[str, Any]) -> Path:
+    folder = Path(report_dir) / document["dialect"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "compliance.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), "utf-8")
+    (folder / "compliance.html").write_text(render_html(document), "utf-8")
+    junit(document).write(folder / "junit.xml", encoding="utf-8", xml_declaration=True)
+    return folder / "compliance.json"
+
+
+def junit(document: dict[str, Any]) -> ET.ElementTree:
+    """One test case per catalog entry, so a CI dashboard tracks rules, not functions."""
+    rows = document["constraints"] + document["return_codes"]
+    suite = ET.Element("testsuite", name=f"imagecert.{document['dialect']}", tests=str(len(rows)),
+                       failures=str(document["summary"]["failed"]),
+                       skipped=str(document["summary"]["not_verified"] + document["summary"]["not_testable"]),
+                       time=str(document["duration_s"]))
+    for row in rows:
+        case = ET.SubElement(suite, "testcase", classname=f"{document['dialect']}.{row['kind']}", name=row["id"])
+        if row["result"] == "failed":
+            failure = ET.SubElement(case, "failure", message=(row["reason"] or "")[:200])
+            failure.text = (row["reason"] or "") + "\n" + "\n".join(
+                _exchange_text(x) for f in row["failures"] for x in f["exchanges"])
+        elif row["result"] in ("not_verified", "not_testable"):
+            ET.SubElement(case, "skipped", message=f"{row['result']}: {row['reason']}")
+    return ET.ElementTree(suite)
+
+
+def _exchange_text(x: dict[str, Any]) -> str:
+    head = "".join(f"  {k}: {v}\n" for k, v in x["request_headers"].items())
+    back = "".join(f"  {k}: {v}\n" for k, v in x["response_headers"].items())
+    return (f"> {x['method']} {x['url']}\n{head}  {x['request_body']}\n"
+            f"< {x['status']}\n{back}  {x['response_body']}\n")
+
+
+COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "not_verified": "#9a6700", "not_testable": "#57606a"}
+
+
+def render_html(document: dict[str, Any]) -> str:
+    """A self-contained page: verdict first, then every rule with its quote and result."""
+    e = html.escape
+    verdict = document["verdict"]
+    colour = COLOURS["passed"] if verdict == "certified" else COLOURS["failed"]
+    s = document["summary"]
+    score = document["score"]
+    rows = []
+    for row in document["constraints"] + document["return_codes"]:
+        failures = "".join(
+            f"<details open><summary>{e(f['test'])}</summary><pre>{e(''.join(_exchange_text(x) for x in f['exchanges']))}</pre></details>"
+            for f in row["failures"])
+        reason = f"<pre>{e(row['reason'])}</pre>" if row["result"] == "failed" and row["reason"] else e(row["reason"] or "")
+        rows.append(
+            f"<tr class='{row['result']}'><td><code>{e(row['id'])}</code><br><small>{e(row['kind'])}, {e(row['level'])}"
+            f"{', required' if row['required'] else ''}</small></td>"
+            f"<td lang='{'zh' if any(ord(c) > 0x2e80 for c in row['quote']) else 'en'}'>{e(row['quote'])}"
+            f"<br><small>{e(row['source'])} — {e(row['summary'])}</small></td>"
+            f"<td style='color:{COLOURS[row['result']]};font-weight:bold'>{e(row['result'].replace('_', ' '))}</td>"
+            f"<td>{'<br>'.join(e(t) for t in row['tests'])}{reason}{failures}</td></tr>")
+    coverage = "".join(
+        f"<tr><td>{e(c['id'])}</td><td>{c['http_status']}</td><td>{e(str(c['code'] or ''))}</td>"
+        f"<td>{'observed' if c['observed'] else 'not observed'}</td></tr>" for c in document["return_code_coverage"])
+    failed = document["failed_required"]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>imagecert — {e(document['dialect'])}: {e(verdict)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
+.verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
+table {{ border-collapse: collapse; width: 100%; margin-top: 1em; }}
+td, th {{ border: 1px solid #d0d7de; padding: .4em; vertical-align: top; text-align: left; }}
+tr.failed {{ background: #ffebe9; }}
+pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5em; }}
+</style></head><body>
+<h1>imagecert compliance report — <code>{e(document['dialect'])}</code></h1>
+<p class="verdict" id="verdict">{e(verdict.upper())}</p>
+<p id="failed-rules">{('Failed required rules: ' + ', '.join(f'<code>{e(i)}</code>' for i in failed)) if failed else 'No required rule failed.'}</p>
+<p>Target: <code>{e(str(document['target'].get('base_url')))}</code> · profile <b>{e(document['profile'])}</b>
+ · started {e(document['started_at'])} · {document['duration_s']} s · imagecert {e(document['imagecert_version'])}</p>
+<p>Score: {score['passed']} of {score['required']} required rules passed
+ ({score['not_verified']} not verified, counted apart) ·
+ passed {s['passed']}, failed {s['failed']}, not verified {s['not_verified']}, not testable {s['not_testable']}
+ · fuzz examples {document['fuzz']['examples']}, fuzz failures {len(document['fuzz']['failures'])}</p>
+<h2>Rules</h2>
+<table><tr><th>rule</th><th>what the document says</th><th>result</th><th>tests and evidence</th></tr>
+{''.join(rows)}</table>
+<h2>Return codes observed</h2>
+<table><tr><th>rule</th><th>HTTP</th><th>code</th><th>observed</th></tr>{coverage}</table>
+</body></html>
+"""
+
+
+def merge(sources: Iterable[Path], out: Path) -> dict[str, Path]:
+    """Join reports of several runs: per rule, a failure anywhere wins, then a pass."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for folder in sources:
+        for path in sorted(Path(folder).glob("*/compliance.json")):
+            document = json.loads(path.read_text("utf-8"))
+            runs.setdefault(document["dialect"], []).append(document)
+    written = {}
+    for dialect, documents in runs.items():
+        outcomes = {}
+        for document in documents:
+            for test in document["tests"]:
+                exchanges = [x for row in document["constraints"] + document["return_codes"]
+                             for f in row["failures"] if f["test"] == test["nodeid"] for x in f["exchanges"]]
+                previous = outcomes.get(test["nodeid"])
+                if previous is None or ORDER[test["outcome"]] < ORDER[previous["outcome"]]:
+                    outcomes[test["nodeid"]] = {**test, "dialect": dialect, "exchanges": exchanges}
+        first = documents[0]
+        fuzz = {"examples": sum(d["fuzz"]["examples"] for d in documents),
+                "failures": [f for d in documents for f in d["fuzz"]["failures"]]}
+        document = build(dialect, outcomes.values(), first["target"], profile=first["profile"],
+                         started_at=min(d["started_at"] for d in documents),
+                         duration_s=sum(d["duration_s"] for d in documents), fuzz=fuzz,
+                         ims_document=first["held_to"].get("ims_document"))
+        written[dialect] = write_one(out, document)
+    return written

@@ -1,0 +1,154 @@
+"""Target files: which endpoint to certify, how to authenticate, how to provision.
+
+The format is the one outlined in the public interfaces (TOML; see the README). A
+target file is user input: every mistake in it is a `TargetError` that says which
+key is wrong and what it must be, before any request is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import tomli_w
+
+from imagecert.contracts import DIALECTS
+
+SCHEMES = ("none", "token", "huawei-aksk", "jdcloud-hmac", "apsara-aksk")
+MODES = ("control", "static")
+# The [auth] keys each scheme needs.
+SCHEME_KEYS = {
+    "none": (),
+    "token": ("token",),
+    "huawei-aksk": ("access_key", "secret_key"),
+    "jdcloud-hmac": ("access_key", "secret_key"),
+    "apsara-aksk": ("access_key", "secret_key"),
+}
+# The [scope] keys each dialect's URLs and bodies need.
+SCOPE_KEYS = {
+    "huawei-ims": ("project_id",),
+    "huawei-nova": ("project_id",),
+    "jdcloud-vm": ("region_id",),
+    "apsara-ecs": ("region_id",),
+}
+
+
+class TargetError(ValueError):
+    """A target file that cannot be used, with the reason in one sentence."""
+
+
+@dataclass(frozen=True)
+class Target:
+    dialect: str
+    base_url: str
+    scope: dict[str, str]
+    auth: dict[str, str]
+    mode: str
+    control_url: str | None = None
+    tenant_id: str | None = None
+    fixtures: dict[str, list[str]] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        return self.auth.get("scheme", "none")
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else f"{self.dialect} target"
+
+    def public(self) -> dict[str, Any]:
+        """What a report may show of the target: no credential, ever."""
+        return {"base_url": self.base_url, "dialect": self.dialect, "mode": self.mode,
+                "auth_scheme": self.scheme, "scope": dict(self.scope)}
+
+
+def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise TargetError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _resolve(value: Any, key: str, where: str) -> str:
+    """A value, or the environment variable an `env:NAME` value names."""
+    if not isinstance(value, str):
+        raise TargetError(f"{where}: {key} must be a string")
+    if value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise TargetError(f"{where}: {key} reads the environment variable {name}, which is not set")
+        return os.environ[name]
+    return value
+
+
+def _url(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str) or urlparse(value).scheme not in ("http", "https") or not urlparse(value).netloc:
+        raise TargetError(f"{where}: {key} must be an http(s) URL, not {value!r}")
+    return value.rstrip("/")
+
+
+def parse_target(data: dict[str, Any], where: str = "target") -> Target:
+    dialect = data.get("dialect")
+    if dialect not in DIALECTS:
+        raise TargetError(f"{where}: dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}")
+    base_url = _url(data.get("base_url"), "base_url", where)
+
+    scope = {k: _resolve(v, k, where) for k, v in _table(data, "scope", where).items()}
+    missing = [k for k in SCOPE_KEYS[dialect] if not scope.get(k)]
+    if missing:
+        raise TargetError(f"{where}: [scope] needs {', '.join(missing)} for {dialect}")
+
+    raw_auth = _table(data, "auth", where)
+    scheme = raw_auth.get("scheme", "none")
+    if scheme not in SCHEMES:
+        raise TargetError(f"{where}: [auth] scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
+    auth = {"scheme": scheme}
+    for key in SCHEME_KEYS[scheme]:
+        if key not in raw_auth:
+            raise TargetError(f"{where}: [auth] scheme {scheme} needs {key}")
+        auth[key] = _resolve(raw_auth[key], key, where)
+
+    provisioning = _table(data, "provisioning", where)
+    mode = provisioning.get("mode", "static")
+    if mode not in MODES:
+        raise TargetError(f"{where}: [provisioning] mode must be control or static, not {mode!r}")
+    control_url = tenant_id = None
+    if mode == "control":
+        control_url = _url(provisioning.get("control_url"), "[provisioning] control_url", where)
+        tenant_id = provisioning.get("tenant_id")
+        if not isinstance(tenant_id, str) or not tenant_id:
+            raise TargetError(f"{where}: [provisioning] control mode needs tenant_id")
+
+    fixtures: dict[str, list[str]] = {}
+    for role, ids in _table(data, "fixtures", where).items():
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise TargetError(f"{where}: [fixtures] {role!r} must be a list of resource ids")
+        fixtures[role] = list(ids)
+    return Target(dialect, base_url, scope, auth, mode, control_url, tenant_id, fixtures)
+
+
+def load_target(path: str | Path) -> Target:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TargetError(f"{path}: no such target file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise TargetError(f"{path}: cannot read it: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise TargetError(f"{path}: not valid TOML: {error}") from None
+    target = parse_target(data, str(path))
+    return Target(**{**target.__dict__, "path": path})
+
+
+def write_target(document: dict[str, Any], path: str | Path) -> Path:
+    """Write a target file (the reference provider's own, for `mock --emit-targets`)."""
+    path = Path(path)
+    parse_target(document, str(path))  # never write a file we would refuse to read
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    return path

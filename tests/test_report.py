@@ -1,0 +1,100 @@
+"""Compliance reports: every catalog entry is accounted for, and the verdict is honest."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from imagecert.contracts import DIALECTS, load_catalog
+from imagecert.report import build, merge, write_one
+
+TARGET = {"base_url": "http://127.0.0.1:1"}
+
+
+def outcome(dialect, rule_ids, result, nodeid=None, reason=None):
+    return {"nodeid": nodeid or f"suites/{dialect}/test_x.py::test_{'_'.join(rule_ids)}", "dialect": dialect,
+            "constraints": list(rule_ids), "outcome": result, "reason": reason, "duration_s": 0.01, "exchanges": []}
+
+
+def testable(dialect, level=None, kind=None):
+    return [e for e in load_catalog(dialect).entries
+            if e.testable and (level is None or e.level == level) and (kind is None or e.kind == kind)]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_catalog_entry_has_exactly_one_row(dialect):
+    document = build(dialect, [], TARGET)
+    ids = [row["id"] for row in document["constraints"] + document["return_codes"]]
+    assert sorted(ids) == sorted(e.id for e in load_catalog(dialect).entries)
+    assert len(document["return_codes"]) == len(load_catalog(dialect).of_kind("return-code"))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_untested_rule_is_not_verified_never_passed(dialect):
+    document = build(dialect, [], TARGET)
+    results = {row["result"] for row in document["constraints"] + document["return_codes"]}
+    assert "passed" not in results
+    assert document["summary"]["passed"] == 0
+    assert document["score"]["passed"] == 0
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_one_failed_must_rule_fails_the_verdict(dialect):
+    must = testable(dialect, level="must")
+    rows = [outcome(dialect, [e.id], "passed") for e in testable(dialect)]
+    assert build(dialect, rows, TARGET)["verdict"] == "certified"
+    rows.append(outcome(dialect, [must[0].id], "failed", nodeid="suites/x::test_broken", reason="boom"))
+    document = build(dialect, rows, TARGET)
+    assert document["verdict"] == "not certified"
+    assert document["failed_required"] == [must[0].id]
+    row = next(r for r in document["constraints"] + document["return_codes"] if r["id"] == must[0].id)
+    assert row["result"] == "failed" and "suites/x::test_broken" in row["tests"]
+
+
+def test_an_advisory_failure_fails_only_the_strict_profile():
+    dialect = next(d for d in DIALECTS if testable(d, level="advisory") or testable(d, level="should"))
+    soft = (testable(dialect, level="should") + testable(dialect, level="advisory"))[0]
+    rows = [outcome(dialect, [soft.id], "failed")]
+    assert build(dialect, rows, TARGET, profile="core")["verdict"] == "certified"
+    assert build(dialect, rows, TARGET, profile="strict")["verdict"] == "not certified"
+
+
+def test_not_verified_rules_are_counted_apart_in_the_score():
+    dialect = "jdcloud-vm"
+    entries = testable(dialect, level="must")
+    rows = [outcome(dialect, [entries[0].id], "passed"), outcome(dialect, [entries[1].id], "not_verified", reason="static")]
+    score = build(dialect, rows, TARGET)["score"]
+    assert score["passed"] == 1 and score["not_verified"] >= 1
+    assert score["share_passed"] < 1
+
+
+def test_html_shows_the_verdict_and_the_failing_rule_and_junit_one_case_per_rule(tmp_path):
+    dialect = "jdcloud-vm"
+    must = testable(dialect, level="must")[0]
+    exchange = {"method": "POST", "url": "http://x/y", "request_headers": {"Authorization": "<redacted>"},
+                "request_body": "{}", "status": 200, "response_headers": {}, "response_body": "{}"}
+    rows = [dict(outcome(dialect, [must.id], "failed", reason="expected HTTP 400, got 200"), exchanges=[exchange])]
+    path = write_one(tmp_path, build(dialect, rows, TARGET))
+    page = (path.parent / "compliance.html").read_text("utf-8")
+    assert "NOT CERTIFIED" in page and must.id in page and "expected HTTP 400, got 200" in page
+    assert "POST http://x/y" in page
+    suite = ET.parse(path.parent / "junit.xml").getroot()
+    assert len(suite.findall("testcase")) == len(load_catalog(dialect).entries)
+    assert suite.find(f"testcase[@name='{must.id}']/failure") is not None
+
+
+def test_merging_runs_keeps_a_failure_from_any_run(tmp_path):
+    dialect = "jdcloud-vm"
+    entries = testable(dialect, level="must")
+    first = build(dialect, [outcome(dialect, [entries[0].id], "passed", nodeid="a")], TARGET)
+    second = build(dialect, [outcome(dialect, [entries[0].id], "failed", nodeid="a", reason="x"),
+                             outcome(dialect, [entries[1].id], "passed", nodeid="b")], TARGET)
+    write_one(tmp_path / "one", first)
+    write_one(tmp_path / "two", second)
+    merged = json.loads(merge([tmp_path / "one", tmp_path / "two"], tmp_path / "out")[dialect].read_text("utf-8"))
+    results = {r["id"]: r["result"] for r in merged["constraints"] + merged["return_codes"]}
+    assert results[entries[0].id] == "failed"
+    assert results[entries[1].id] == "passed"
+    assert merged["verdict"] == "not certified"

@@ -1,0 +1,72 @@
+"""The suites prove the catalog: every observable rule has a test, and a provider that
+breaks any rule on purpose (`--defect`) is caught by a test linked to that rule.
+
+Each defect runs the suite tests linked to its rule, in-process, against the embedded
+reference provider started with that one defect; the run must fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imagecert.contracts import DIALECTS, load_catalog
+from imagecert.plugin import constraint_ids, dialect_of
+from imagecert.provider.defects import all_defects
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+QUIET = ["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly", "-q"]
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.linked: dict[str, list[str]] = {}
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            for rule_id in constraint_ids(item):
+                self.linked.setdefault(rule_id, []).append(item.nodeid)
+
+
+class Outcomes:
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+        self.passed: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.failed.append(report.nodeid)
+        elif report.passed and report.when == "call":
+            self.passed.append(report.nodeid)
+
+
+@pytest.fixture(scope="module")
+def linked() -> dict[str, list[str]]:
+    """catalog id -> the suite tests that carry it (collected, not run)."""
+    collected = Collected()
+    status = pytest.main([str(SUITES), "--collect-only", *QUIET], plugins=[collected])
+    assert status == pytest.ExitCode.OK, "the suites do not collect"
+    return collected.linked
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_observable_rule_has_a_suite_test(linked, dialect):
+    untested = [e.id for e in load_catalog(dialect).entries if e.testable and e.id not in linked]
+    assert not untested, f"observable {dialect} rules with no linked suite test: {', '.join(untested)}"
+
+
+def _node_path(nodeid: str) -> Path:
+    return SUITES.parent / nodeid.split("::", 1)[0]
+
+
+@pytest.mark.parametrize("defect", all_defects(), ids=lambda d: d.id)
+def test_the_suite_catches_the_defect(linked, defect):
+    tests = [n for n in linked.get(defect.rule, []) if dialect_of(_node_path(n))]
+    assert tests, f"no suite test is linked to {defect.rule}, so nothing can catch {defect.id}"
+    outcomes = Outcomes()
+    pytest.main([str(SUITES.parent / n) for n in tests] + ["--imagecert-defect", defect.id, *QUIET],
+                plugins=[outcomes])
+    assert outcomes.failed, (
+        f"{defect.id} ({defect.description}) went unnoticed: every test linked to {defect.rule} passed: "
+        + ", ".join(outcomes.passed))
