@@ -159,7 +159,8 @@ class Provider:
         return secret_for
 
     def _authorize(self, dialect: Dialect, call: Call) -> None:
-        reads_only = call.operation.method in ("GET", "HEAD")
+        # RPC-style reads (Apsara's POST DescribeImages) say so in the contract
+        reads_only = call.operation.method in ("GET", "HEAD") or bool(call.operation.spec.get("x-imagecert-read-only"))
         allowed = call.tenant.permissions == "full" or (call.tenant.permissions == "read-only" and reads_only)
         dialect.rules.require(dialect.forbidden_rule, allowed, message="You do not have permission to perform this operation.")
 

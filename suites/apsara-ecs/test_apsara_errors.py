@@ -1,0 +1,97 @@
+"""Refusals that do not depend on a parameter's value: credentials, permissions, an
+unreadable body, an unknown route, the seed's system error, an unknown image; and the
+error body every refusal uses."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from imagecert.checks import check, error_of, expect_refusal
+from imagecert.contracts import operations, validator
+from apsara_support import CATALOG, DIALECT, describe, form, images_now, refused, refuses, spare_instance
+
+ROUTE = operations(DIALECT)["CreateImage"].path.rsplit("/", 1)[0]
+HUGE_BYTES = 2 << 20
+
+
+@pytest.mark.constraint("APS-C005")
+def test_a_wrong_signature_or_none_is_refused(world):
+    refuses(world, "APS-C005", api=world.client_with_wrong_secret(), InstanceId=spare_instance(world))
+    refuses(world, "APS-C005", api=world.client_without_credentials(), InstanceId=spare_instance(world))
+
+
+@pytest.mark.constraint("APS-C006")
+def test_an_account_without_permission_cannot_create(world):
+    read_only = world.client_as("read-only")
+    refuses(world, "APS-C006", api=read_only, InstanceId=spare_instance(world))
+    describe(world, "APS-C006", api=read_only)
+    refuses(world, "APS-C006", api=world.client_as("none"), InstanceId=spare_instance(world))
+
+
+@pytest.mark.constraint("APS-C007")
+@pytest.mark.parametrize("how", ["json", "text", "unknown-field", "repeated-field", "not-utf8", "mapping-out-of-range", "huge"])
+def test_a_body_that_is_not_a_form_of_the_documented_parameters_is_refused(world, how):
+    body = form(world, InstanceId=spare_instance(world))
+    text = "&".join(f"{k}={v}" for k, v in body.items())
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    sends = {
+        "json": dict(json=body),
+        "text": dict(data=text, headers={"Content-Type": "text/plain"}),
+        "unknown-field": dict(form={**body, "Imagecert": "x"}),
+        "repeated-field": dict(form={**body, "InstanceId": [body["InstanceId"], body["InstanceId"]]}),
+        "not-utf8": dict(data=text.encode() + b"&Description=%FF%FE", headers=form_type),
+        "mapping-out-of-range": dict(form={**body, "DiskDeviceMapping.999.Size": "40"}),
+        "huge": dict(form={**body, "Description": "a" * HUGE_BYTES}),
+    }
+    before = images_now(world)
+    refused(world, world.api.call("CreateImage", **sends[how]), "APS-C007", before)
+
+
+def plainly_refused(world, response, rule_id: str) -> None:
+    """A refusal on no operation of the contract: the rule's status and code, the error body."""
+    expect = CATALOG[rule_id].expect
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    code, message = error_of(DIALECT, body) if body is not None else (None, None)
+    check(world.api, rule_id, (response.status_code, code) == (expect.status, expect.code),
+          f"expected HTTP {expect.status} {expect.code}, got {response.status_code} {code}")
+    problems = list(validator(DIALECT, "/components/schemas/AcsError").iter_errors(body))
+    check(world.api, rule_id, not problems and bool(message), f"the error body is not Alibaba's: {body}")
+
+
+@pytest.mark.constraint("APS-C008")
+def test_an_unknown_action_or_method_is_not_found(world):
+    base = world.target.base_url.rstrip("/")
+    body = form(world, InstanceId=spare_instance(world))
+    plainly_refused(world, world.api.send("POST", f"{base}{ROUTE}/ImagecertNoSuchAction", form=body), "APS-C008")
+    plainly_refused(world, world.api.send("GET", f"{base}{ROUTE}/CreateImage"), "APS-C008")
+
+
+@pytest.mark.constraint("APS-R001")
+def test_the_seeds_system_error_is_answered_in_the_error_body(world):
+    world.fault("CreateImage", CATALOG["APS-R001"].http_status)
+    refuses(world, "APS-R001", InstanceId=spare_instance(world))
+
+
+@pytest.mark.constraint("APS-D002")
+def test_every_refusal_has_code_message_and_request_id(world):
+    body = refuses(world, "APS-P013", InstanceId=spare_instance(world), ImageName="1-starts-with-a-digit")
+    check(world.api, "APS-D002", isinstance(body.get("RequestId"), str) and bool(body["RequestId"]),
+          f"the error body has no RequestId: {json.dumps(body)[:300]}")
+    unknown = world.api.call("DeleteImage", form={"RegionId": world.scope["region_id"], "ImageId": "m-x"})
+    code, message = error_of(DIALECT, unknown.json())
+    check(world.api, "APS-D002", isinstance(code, str) and bool(code) and isinstance(message, str),
+          f"a DeleteImage refusal has no Code and Message: {unknown.text[:300]}")
+
+
+@pytest.mark.constraint("APS-B004")
+def test_deleting_an_image_the_account_does_not_have_is_refused(world):
+    response = world.api.call("DeleteImage", form={"RegionId": world.scope["region_id"],
+                                                   "ImageId": f"m-imagecert-{uuid.uuid4().hex[:12]}"})
+    expect_refusal(world.api, response, "APS-B004")
+
