@@ -18,7 +18,7 @@ def outcome(dialect, rule_ids, result, nodeid=None, reason=None):
             "constraints": list(rule_ids), "outcome": result, "reason": reason, "duration_s": 0.01, "exchanges": []}
 
 
-def testable(dialect, level=None, kind=None):
+def rules_to_test(dialect, level=None, kind=None):
     return [e for e in load_catalog(dialect).entries
             if e.testable and (level is None or e.level == level) and (kind is None or e.kind == kind)]
 
@@ -42,8 +42,8 @@ def test_an_untested_rule_is_not_verified_never_passed(dialect):
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_one_failed_must_rule_fails_the_verdict(dialect):
-    must = testable(dialect, level="must")
-    rows = [outcome(dialect, [e.id], "passed") for e in testable(dialect)]
+    must = rules_to_test(dialect, level="must")
+    rows = [outcome(dialect, [e.id], "passed") for e in rules_to_test(dialect)]
     assert build(dialect, rows, TARGET)["verdict"] == "certified"
     rows.append(outcome(dialect, [must[0].id], "failed", nodeid="suites/x::test_broken", reason="boom"))
     document = build(dialect, rows, TARGET)
@@ -54,8 +54,8 @@ def test_one_failed_must_rule_fails_the_verdict(dialect):
 
 
 def test_an_advisory_failure_fails_only_the_strict_profile():
-    dialect = next(d for d in DIALECTS if testable(d, level="advisory") or testable(d, level="should"))
-    soft = (testable(dialect, level="should") + testable(dialect, level="advisory"))[0]
+    dialect = next(d for d in DIALECTS if rules_to_test(d, level="advisory") or rules_to_test(d, level="should"))
+    soft = (rules_to_test(dialect, level="should") + rules_to_test(dialect, level="advisory"))[0]
     rows = [outcome(dialect, [soft.id], "failed")]
     assert build(dialect, rows, TARGET, profile="core")["verdict"] == "certified"
     assert build(dialect, rows, TARGET, profile="strict")["verdict"] == "not certified"
@@ -63,7 +63,7 @@ def test_an_advisory_failure_fails_only_the_strict_profile():
 
 def test_not_verified_rules_are_counted_apart_in_the_score():
     dialect = "jdcloud-vm"
-    entries = testable(dialect, level="must")
+    entries = rules_to_test(dialect, level="must")
     rows = [outcome(dialect, [entries[0].id], "passed"), outcome(dialect, [entries[1].id], "not_verified", reason="static")]
     score = build(dialect, rows, TARGET)["score"]
     assert score["passed"] == 1 and score["not_verified"] >= 1
@@ -72,7 +72,7 @@ def test_not_verified_rules_are_counted_apart_in_the_score():
 
 def test_html_shows_the_verdict_and_the_failing_rule_and_junit_one_case_per_rule(tmp_path):
     dialect = "jdcloud-vm"
-    must = testable(dialect, level="must")[0]
+    must = rules_to_test(dialect, level="must")[0]
     exchange = {"method": "POST", "url": "http://x/y", "request_headers": {"Authorization": "<redacted>"},
                 "request_body": "{}", "status": 200, "response_headers": {}, "response_body": "{}"}
     rows = [dict(outcome(dialect, [must.id], "failed", reason="expected HTTP 400, got 200"), exchanges=[exchange])]
@@ -87,7 +87,7 @@ def test_html_shows_the_verdict_and_the_failing_rule_and_junit_one_case_per_rule
 
 def test_merging_runs_keeps_a_failure_from_any_run(tmp_path):
     dialect = "jdcloud-vm"
-    entries = testable(dialect, level="must")
+    entries = rules_to_test(dialect, level="must")
     first = build(dialect, [outcome(dialect, [entries[0].id], "passed", nodeid="a")], TARGET)
     second = build(dialect, [outcome(dialect, [entries[0].id], "failed", nodeid="a", reason="x"),
                              outcome(dialect, [entries[1].id], "passed", nodeid="b")], TARGET)

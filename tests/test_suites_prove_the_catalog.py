@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from imagecert.certify import QUIET_PYTEST
 from imagecert.contracts import DIALECTS, load_catalog
 from imagecert.plugin import constraint_ids, dialect_of
 from imagecert.provider.defects import all_defects
 
 SUITES = Path(__file__).resolve().parents[1] / "suites"
-QUIET = ["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly", "-q"]
+# Hundreds of short nested runs: skip pytest's forced garbage collection after each one.
+NESTED = [*QUIET_PYTEST, "-p", "no:unraisableexception"]
 
 
 class Collected:
@@ -45,7 +47,7 @@ class Outcomes:
 def linked() -> dict[str, list[str]]:
     """catalog id -> the suite tests that carry it (collected, not run)."""
     collected = Collected()
-    status = pytest.main([str(SUITES), "--collect-only", *QUIET], plugins=[collected])
+    status = pytest.main([str(SUITES), "--collect-only", *NESTED], plugins=[collected])
     assert status == pytest.ExitCode.OK, "the suites do not collect"
     return collected.linked
 
@@ -65,7 +67,7 @@ def test_the_suite_catches_the_defect(linked, defect):
     tests = [n for n in linked.get(defect.rule, []) if dialect_of(_node_path(n))]
     assert tests, f"no suite test is linked to {defect.rule}, so nothing can catch {defect.id}"
     outcomes = Outcomes()
-    pytest.main([str(SUITES.parent / n) for n in tests] + ["--imagecert-defect", defect.id, *QUIET],
+    pytest.main([str(SUITES.parent / n) for n in tests] + ["--imagecert-defect", defect.id, *NESTED],
                 plugins=[outcomes])
     assert outcomes.failed, (
         f"{defect.id} ({defect.description}) went unnoticed: every test linked to {defect.rule} passed: "

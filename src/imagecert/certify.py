@@ -112,8 +112,14 @@ class Progress:
             self.out.flush()
 
 
+# pytest run in-process and silent (imagecert prints its own progress): the terminal
+# plugin off, and with it the project's addopts that need it (-ra), the import mode kept.
+QUIET_PYTEST = ["-p", "no:cacheprovider", "-p", "no:terminal", "-o", "addopts=--import-mode=importlib"]
+
+
 def pytest_args(args: Any, targets: list[Target]) -> list[str]:
-    argv = [str(suites_dir()), "-p", "no:cacheprovider", "-p", "no:terminal", "--report-dir", str(args.report_dir)]
+    argv = [str(suites_dir()), *QUIET_PYTEST, "--report-dir", str(args.report_dir),
+            "--alluredir", str(Path(args.report_dir) / "allure-results"), "--clean-alluredir"]
     for target in targets:
         argv += ["--target", str(target.path)]
     dialects = args.dialect or ([] if targets else list(DIALECTS))

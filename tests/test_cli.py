@@ -1,0 +1,82 @@
+"""The command line as a user meets it: exit statuses, one-line reasons, the closing
+table, reports on disk, and a verdict that changes when the provider is broken."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from imagecert.cli import main
+from imagecert.provider import server
+from imagecert.provider.defects import all_defects
+
+DIALECT = "jdcloud-vm"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_malformed_target_file_is_exit_2_with_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('dialect = "jdcloud-vm"\nbase_url = ', encoding="utf-8")
+    assert main(["certify", "--target", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not valid TOML" in err
+
+
+def test_an_unreachable_endpoint_is_exit_2_before_any_test(tmp_path, capsys):
+    target = tmp_path / "t.toml"
+    target.write_text(
+        f'dialect = "jdcloud-vm"\nbase_url = "http://127.0.0.1:{free_port()}"\n'
+        '[scope]\nregion_id = "cn-north-1"\n[auth]\nscheme = "none"\n', encoding="utf-8")
+    assert main(["certify", "--target", str(target), "--report-dir", str(tmp_path / "r")]) == 2
+    captured = capsys.readouterr()
+    assert "unreachable" in captured.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_unknown_flag_or_dialect_is_exit_2(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["certify", "--no-such-flag"])
+    assert stopped.value.code == 2
+    assert main(["certify", "--dialect", "nope"]) == 2
+
+
+def test_list_defects_names_every_defect(capsys):
+    assert main(["mock", "--list-defects"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in listed] == [d.id for d in all_defects()]
+
+
+@pytest.fixture(scope="module")
+def broken_provider():
+    """The reference provider with one documented rule broken on purpose."""
+    defect = next(d for d in all_defects() if d.rule.startswith("JD-") and d.id.endswith(":unchecked"))
+    running = server.start(defects=[defect.id], dialects=[DIALECT])
+    yield running, defect
+    running.stop()
+
+
+def test_certifying_the_embedded_provider_is_exit_0_with_a_table_and_reports(tmp_path, capsys):
+    assert main(["certify", "--dialect", DIALECT, "--report-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "progress:" in out and "certified" in out
+    document = json.loads((tmp_path / DIALECT / "compliance.json").read_text("utf-8"))
+    assert document["verdict"] == "certified" and document["summary"]["passed"] > 0
+    assert (tmp_path / DIALECT / "compliance.html").is_file() and (tmp_path / DIALECT / "junit.xml").is_file()
+
+
+def test_a_broken_provider_is_exit_1_and_the_report_names_the_rule(tmp_path, capsys, broken_provider):
+    running, defect = broken_provider
+    target = running.write_targets(tmp_path / "targets")[DIALECT]
+    assert main(["certify", "--target", str(target), "--report-dir", str(tmp_path / "r")]) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED [" in out and "not certified" in out
+    document = json.loads((tmp_path / "r" / DIALECT / "compliance.json").read_text("utf-8"))
+    assert defect.rule in document["failed_required"] or any(
+        row["id"] == defect.rule and row["result"] == "failed" for row in document["constraints"] + document["return_codes"])
