@@ -19,7 +19,7 @@ CONSTRAINT_HEADINGS = ("约束与限制", "Constraints", "接口约束", "接口
 RETURN_CODE_HEADERS = ("返回值", "Returned Value", "HTTP状态码")
 PARAMETER_HEADERS = ("参数", "Parameter", "名称", "Name")
 
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^<>\s][^<>]*>")  # a tag, not a "<" of running text ("name < 243 bytes")
 _ESCAPE = re.compile(r"\\([_~{}()\[\]*#<>.\-])")
 
 

@@ -45,7 +45,12 @@ class Call:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body.strip() else None
+        """The JSON body (None when empty); ValueError for anything unreadable, a body
+        nested past the parser's recursion limit included."""
+        try:
+            return json.loads(self.body) if self.body.strip() else None
+        except RecursionError:
+            raise ValueError("the JSON body is nested too deeply") from None
 
 
 Handler = Callable[[Call], Response]
@@ -109,8 +114,12 @@ class Dialect:
 
     @staticmethod
     def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+        try:
+            text = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate echoed back from the request
+            text = json.dumps(body).encode("ascii")
         return Response(
-            json.dumps(body, ensure_ascii=False),
+            text,
             status_code=status,
             headers=dict(headers or {}),
             media_type="application/json",

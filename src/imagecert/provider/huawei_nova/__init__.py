@@ -1,0 +1,1 @@
+"""Huawei ECS's Nova-native createImage (dialect huawei-nova) for the reference provider."""

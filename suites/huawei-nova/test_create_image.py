@@ -1,0 +1,165 @@
+"""createImage succeeds as documented: asynchronously, with the answer its microversion
+asks for, and the image it names is the server's, readable and deletable."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagecert.checks import check, expect_refusal, expect_success
+from nova_support import (
+    CONTRACT,
+    IMAGE_STATES,
+    LEGACY_VERSION_HEADER,
+    MICROVERSIONS,
+    VERSION_HEADER,
+    accepted,
+    at,
+    create,
+    image_id_of,
+    image_name,
+    make_image,
+    show,
+    version_parts,
+    wait_until_made,
+)
+
+
+def _just_below(name: str) -> str:
+    major, minor = version_parts(name)
+    return f"{major}.{minor - 1}"
+
+
+@pytest.mark.constraint("NOVA-B001")
+def test_the_image_is_made_after_the_202(world):
+    server = world.make("instance", role="instance.running")
+    image_id = make_image(world, server, "NOVA-B001")
+
+    first = expect_success(world.api, show(world, image_id), "NOVA-B001", status=200)["image"]
+    known = IMAGE_STATES["making"] + [IMAGE_STATES["made"]]
+    check(world.api, "NOVA-B001", first["status"] in known,
+          f"a new image is {first['status']!r}, neither being made nor made ({known})")
+    image = wait_until_made(world, image_id, "NOVA-B001")
+    if world.controlled:
+        check(world.api, "NOVA-B001", world.read(image_id)["status"] == image["status"],
+              "the control protocol and showImage disagree on the image's status")
+
+
+@pytest.mark.constraint("NOVA-B007")
+def test_the_image_has_the_name_metadata_and_server_given(world):
+    server = world.make("instance", role="instance.running")
+    name, metadata = image_name("b007"), {"ImageType": "Gold", "ImageVersion": "2.0"}
+    image_id = make_image(world, server, "NOVA-B007", name=name, metadata=metadata)
+
+    image = expect_success(world.api, show(world, image_id), "NOVA-B007", status=200)["image"]
+    check(world.api, "NOVA-B007", image["name"] == name, f"the image is named {image['name']!r}, not {name!r}")
+    kept = {k: image.get("metadata", {}).get(k) for k in metadata}
+    check(world.api, "NOVA-B007", kept == metadata, f"the image's metadata {kept} lost what was given {metadata}")
+    check(world.api, "NOVA-B007", (image.get("server") or {}).get("id") == server,
+          f"the image names server {(image.get('server') or {}).get('id')!r}, not {server!r}")
+
+
+@pytest.mark.constraint("NOVA-B007", "NOVA-R004")
+def test_a_deleted_image_is_gone(world):
+    image_id = make_image(world, world.make("instance", role="instance.running"), "NOVA-B007")
+    wait_until_made(world, image_id, "NOVA-B007")
+    expect_success(world.api, world.api.call("deleteImage", path={"image_id": image_id}), "NOVA-B007", status=204)
+    expect_refusal(world.api, show(world, image_id), "NOVA-R004")
+
+
+@pytest.mark.constraint("NOVA-P006")
+@pytest.mark.parametrize("version", [None, _just_below("location_until")], ids=["no-header", "below-2.44"])
+def test_below_2_44_location_names_the_image(world, version):
+    server = world.make("instance", role="instance.running")
+    response = create(world, server, version=version)
+    image_id = accepted(world, response, "NOVA-P006")
+    check(world.api, "NOVA-P006", bool(response.headers.get("Location")), "the 202 has no Location header")
+    check(world.api, "NOVA-P006", not response.content, f"the 202 has a body below 2.45: {response.text[:200]!r}")
+    expect_success(world.api, show(world, image_id), "NOVA-P006", status=200)
+
+
+@pytest.mark.constraint("NOVA-P007", "NOVA-P006")
+@pytest.mark.parametrize("header", [LEGACY_VERSION_HEADER, VERSION_HEADER])
+def test_from_2_45_the_body_is_the_image_id(world, header):
+    version = MICROVERSIONS["image_id_from"]
+    asked = {header: version if header == LEGACY_VERSION_HEADER else f"compute {version}"}
+    server = world.make("instance", role="instance.running")
+    response = world.api.call("createImage", path={"server_id": server},
+                              json={"createImage": {"name": image_name("p007")}}, headers=asked)
+    body = expect_success(world.api, response, "NOVA-P007", status=202)
+    check(world.api, "NOVA-P007", isinstance(body, dict) and bool(body.get("image_id")),
+          f"the 202 at {version} has no image_id body: {response.text[:200]!r}")
+    image_id = world.made_image(body["image_id"])
+    check(world.api, "NOVA-P006", "Location" not in response.headers, "Location is still sent from 2.45")
+    expect_success(world.api, show(world, image_id), "NOVA-P007", status=200)
+
+
+@pytest.mark.constraint("NOVA-P007")
+def test_below_2_45_there_is_no_image_id_body(world):
+    response = create(world, world.make("instance", role="instance.running"), version=_just_below("image_id_from"))
+    accepted(world, response, "NOVA-P007")
+    check(world.api, "NOVA-P007", not response.content, f"an image_id body below 2.45: {response.text[:200]!r}")
+
+
+@pytest.mark.constraint("NOVA-D006")
+def test_at_2_44_either_answer_names_a_real_image(world):
+    response = create(world, world.make("instance", role="instance.running"), version=MICROVERSIONS["location_until"])
+    check(world.api, "NOVA-D006", response.status_code == 202, f"expected HTTP 202, got {response.status_code}")
+    check(world.api, "NOVA-D006", not response.content, f"an image_id body at 2.44: {response.text[:200]!r}")
+    if response.headers.get("Location"):
+        image_id = world.made_image(image_id_of(response))
+        expect_success(world.api, show(world, image_id), "NOVA-D006", status=200)
+
+
+@pytest.mark.constraint("NOVA-B002")
+@pytest.mark.parametrize("asked, served", [
+    (None, MICROVERSIONS["min"]),
+    (MICROVERSIONS["image_id_from"], MICROVERSIONS["image_id_from"]),
+    ("latest", MICROVERSIONS["max"]),
+], ids=["no-header", "2.45", "latest"])
+def test_every_answer_names_the_microversion_used(world, asked, served):
+    response = create(world, world.make("instance", role="instance.running"), version=asked)
+    accepted(world, response, "NOVA-B002")
+    got = (response.headers.get(LEGACY_VERSION_HEADER), response.headers.get(VERSION_HEADER))
+    check(world.api, "NOVA-B002", got == (served, f"compute {served}"),
+          f"asked {asked or 'nothing'}: the answer names {got}, not {served}")
+
+
+@pytest.mark.constraint("NOVA-B002")
+def test_a_version_that_is_not_one_is_refused(world):
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, server, version="two"), "NOVA-B002")
+    check(world.api, "NOVA-B002", before is None or world.resources("image") == before, "a refused call made an image")
+
+
+@pytest.mark.constraint("NOVA-B006")
+def test_a_version_outside_the_range_is_refused(world):
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    major, minor = version_parts("max")
+    outside = [f"{major}.{minor + 1}"]
+    low_major, low_minor = version_parts("min")
+    if low_minor > 0:
+        outside.append(f"{low_major}.{low_minor - 1}")
+    for version in outside:
+        expect_refusal(world.api, create(world, server, version=version), "NOVA-B006")
+    check(world.api, "NOVA-B006", before is None or world.resources("image") == before, "a refused call made an image")
+
+
+@pytest.mark.constraint("NOVA-B005")
+def test_the_version_document_offers_the_versions_served(world):
+    document = expect_success(world.api, world.api.call("getVersion"), "NOVA-B005", status=200)["version"]
+    for version in (document["version"], document["min_version"]):
+        response = create(world, world.make("instance", role="instance.running"), version=version)
+        accepted(world, response, "NOVA-B005")
+
+
+@pytest.mark.constraint("NOVA-P003", "NOVA-P004", "NOVA-P005")
+def test_the_seeds_request_example_is_accepted(world):
+    content = CONTRACT["paths"]["/v2.1/{project_id}/servers/{server_id}/action"]["post"]["requestBody"]["content"]
+    for name, example in next(iter(content.values()))["examples"].items():
+        server = world.make("instance", role="instance.running")
+        body = {"createImage": {**example["value"]["createImage"], "name": image_name(name)}}
+        response = world.api.call("createImage", path={"server_id": server}, json=body,
+                                  headers=at(MICROVERSIONS["image_id_from"]))
+        accepted(world, response, "NOVA-P003")

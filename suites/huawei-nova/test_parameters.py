@@ -1,0 +1,168 @@
+"""The path and body rules of 表1–表3, and where upstream Nova fills the seed's gaps.
+
+Limits are read from the contract; the seed's byte limits (x-imagecert-max-bytes,
+x-imagecert-key-max-bytes) are tested with multi-byte text, which a character count
+would let through.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from imagecert.checks import check, expect_refusal
+from nova_support import (
+    WIDE_CHAR,
+    bound,
+    create,
+    create_image_fields,
+    image_name,
+    make_image,
+)
+
+FIELDS = create_image_fields()
+NAME_MAX_BYTES = FIELDS["name"]["x-imagecert-max-bytes"]
+KEY_MAX_BYTES = FIELDS["metadata"]["x-imagecert-key-max-bytes"]
+VALUE_MAX_CHARS = FIELDS["metadata"]["additionalProperties"]["maxLength"]
+WIDE_BYTES = len(WIDE_CHAR.encode())
+
+
+def refused_bodies(world, rule_id: str, bodies: list) -> None:
+    """Each body is refused as `rule_id` says, and nothing is made."""
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    for body in bodies:
+        response = world.api.call("createImage", path={"server_id": server}, json=body)
+        expect_refusal(world.api, response, rule_id)
+    check(world.api, rule_id, before is None or world.resources("image") == before, "a refused call made an image")
+
+
+def accepted_spec(world, rule_id: str, **spec) -> None:
+    """createImage with this name/metadata is accepted (a fresh server: a 202 makes it busy)."""
+    make_image(world, world.make("instance", role="instance.running"), rule_id, **spec)
+
+
+# -- 表1 URI ------------------------------------------------------------------------------
+
+@pytest.mark.constraint("NOVA-P001")
+def test_another_projects_id_in_the_path_is_refused(world):
+    server = world.make("instance", role="instance.running")
+    other = uuid.uuid4().hex
+    response = world.api.call("createImage", path={"project_id": other, "server_id": server},
+                              json={"createImage": {"name": image_name("p001")}})
+    expect_refusal(world.api, response, "NOVA-P001")
+
+
+@pytest.mark.constraint("NOVA-P002")
+def test_an_unknown_server_is_not_found(world):
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, str(uuid.uuid4())), "NOVA-P002")
+    check(world.api, "NOVA-P002", before is None or world.resources("image") == before, "a refused call made an image")
+
+
+# -- 表2 createImage ------------------------------------------------------------------------
+
+@pytest.mark.constraint("NOVA-P003")
+def test_the_body_is_one_createImage_object_of_the_documented_fields(world):
+    name = image_name("p003")
+    refused_bodies(world, "NOVA-P003", [
+        {},
+        {"createImage": None},
+        {"createImage": name},
+        {"createImage": {"name": name, "description": "not in 表3"}},
+        {"createImage": {"name": name}, "reboot": {"type": "SOFT"}},
+    ])
+
+
+# -- 表3 name -----------------------------------------------------------------------------
+
+@pytest.mark.constraint("NOVA-P004")
+def test_name_is_required_and_a_non_empty_string(world):
+    refused_bodies(world, "NOVA-P004", [
+        {"createImage": {}},
+        {"createImage": {"name": ""}},
+        {"createImage": {"name": 5}},
+        {"createImage": {"name": None}},
+        {"createImage": {"metadata": {}}},
+    ])
+
+
+@pytest.mark.constraint("NOVA-P004")
+def test_the_shortest_name_is_accepted(world):
+    accepted_spec(world, "NOVA-P004", name="a" * bound(FIELDS["name"], "minLength"))
+
+
+@pytest.mark.constraint("NOVA-D001")
+def test_names_of_243_bytes_are_refused_even_when_short_in_characters(world):
+    wide = WIDE_CHAR * (NAME_MAX_BYTES // WIDE_BYTES + 1)
+    # at most maxLength characters: only a byte count refuses it
+    refused_bodies(world, "NOVA-D001", [
+        {"createImage": {"name": "a" * (NAME_MAX_BYTES + 1)}},
+        {"createImage": {"name": wide}},
+    ])
+
+
+@pytest.mark.constraint("NOVA-D001")
+@pytest.mark.parametrize("name", [
+    "a" * NAME_MAX_BYTES,
+    WIDE_CHAR * (NAME_MAX_BYTES // WIDE_BYTES),
+], ids=["ascii-at-limit", "wide-at-limit"])
+def test_names_up_to_242_bytes_are_accepted(world, name):
+    accepted_spec(world, "NOVA-D001", name=name)
+
+
+@pytest.mark.constraint("NOVA-D005")
+def test_name_has_no_leading_or_trailing_whitespace(world):
+    refused_bodies(world, "NOVA-D005", [
+        {"createImage": {"name": " image"}},
+        {"createImage": {"name": "image "}},
+    ])
+    accepted_spec(world, "NOVA-D005", name="my image")
+
+
+# -- 表3 metadata --------------------------------------------------------------------------
+
+@pytest.mark.constraint("NOVA-P005")
+def test_metadata_is_an_object_of_non_empty_keys(world):
+    name = image_name("p005")
+    refused_bodies(world, "NOVA-P005", [
+        {"createImage": {"name": name, "metadata": "ImageType=Gold"}},
+        {"createImage": {"name": name, "metadata": ["ImageType"]}},
+        {"createImage": {"name": name, "metadata": {"": "Gold"}}},
+    ])
+
+
+@pytest.mark.constraint("NOVA-P005")
+@pytest.mark.parametrize("metadata", [None, {}], ids=["absent", "empty"])
+def test_metadata_is_optional(world, metadata):
+    accepted_spec(world, "NOVA-P005", metadata=metadata)
+
+
+@pytest.mark.constraint("NOVA-D002")
+def test_metadata_keys_of_255_bytes_are_refused(world):
+    refused_bodies(world, "NOVA-D002", [
+        {"createImage": {"name": image_name("d002"), "metadata": {"k" * (KEY_MAX_BYTES + 1): "v"}}},
+    ])
+    accepted_spec(world, "NOVA-D002", metadata={"k" * KEY_MAX_BYTES: "v"})
+
+
+@pytest.mark.constraint("NOVA-D003")
+def test_metadata_keys_hold_only_the_upstream_characters(world):
+    name = image_name("d003")
+    refused_bodies(world, "NOVA-D003", [
+        {"createImage": {"name": name, "metadata": {"镜像类型": "Gold"}}},
+        {"createImage": {"name": name, "metadata": {"a/b": "Gold"}}},
+    ])
+    accepted_spec(world, "NOVA-D003", metadata={"Image_Type-1:x.y z": "Gold"})
+
+
+@pytest.mark.constraint("NOVA-D004")
+def test_metadata_values_are_strings_of_at_most_255_characters(world):
+    name = image_name("d004")
+    refused_bodies(world, "NOVA-D004", [
+        {"createImage": {"name": name, "metadata": {"k": 1}}},
+        {"createImage": {"name": name, "metadata": {"k": None}}},
+        {"createImage": {"name": name, "metadata": {"k": "v" * (VALUE_MAX_CHARS + 1)}}},
+    ])
+    accepted_spec(world, "NOVA-D004", metadata={"k": "v" * VALUE_MAX_CHARS})

@@ -1,0 +1,111 @@
+"""Every return code, through the request that causes it: bad bodies, credentials,
+permissions, unknown resources and methods; the rest (409 aside) through injected faults.
+
+The seed's 返回值 points to 通用请求返回值, which the seeds leave out: the rows are
+upstream Nova's fault names (catalog NOVA-R…, from reference/provider-facts.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from imagecert.checks import check, error_of, expect_refusal
+from nova_support import CATALOG, DIALECT, create, image_name, show
+
+
+def _nothing_made(world, rule_id: str, before) -> None:
+    check(world.api, rule_id, before is None or world.resources("image") == before, "a refused call made an image")
+
+
+@pytest.mark.constraint("NOVA-R001")
+@pytest.mark.parametrize("data", [
+    b'{"createImage": {"name": ',
+    b"\xff\xfe\x00not json",
+    b"",
+], ids=["truncated", "not-utf8", "empty"])
+def test_a_body_that_is_not_json_is_a_bad_request(world, data):
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    response = world.api.call("createImage", path={"server_id": server}, data=data,
+                              headers={"Content-Type": "application/json"})
+    expect_refusal(world.api, response, "NOVA-R001")
+    _nothing_made(world, "NOVA-R001", before)
+
+
+@pytest.mark.constraint("NOVA-R001")
+def test_a_huge_body_is_refused_without_a_server_error(world):
+    server = world.make("instance", role="instance.running")
+    huge = {"createImage": {"name": image_name("huge"), "metadata": {f"k{i}": "v" * 200 for i in range(8000)}}}
+    response = world.api.call("createImage", path={"server_id": server}, json=huge)
+    check(world.api, "NOVA-R001", 400 <= response.status_code < 500,
+          f"a 1.6 MB body was answered {response.status_code}, not a 4xx refusal")
+    code, message = error_of(DIALECT, response.json()) if response.content else (None, None)
+    check(world.api, "NOVA-R001", bool(code) and bool(message), f"the refusal is no Nova fault: {response.text[:200]!r}")
+
+
+@pytest.mark.constraint("NOVA-R002")
+def test_no_token_is_unauthorized(world):
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, server, api=world.client_without_credentials()), "NOVA-R002")
+    _nothing_made(world, "NOVA-R002", before)
+
+
+@pytest.mark.constraint("NOVA-R002")
+def test_a_token_that_is_not_valid_is_unauthorized(world):
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, server, api=world.client_with_wrong_secret()), "NOVA-R002")
+    _nothing_made(world, "NOVA-R002", before)
+
+
+@pytest.mark.constraint("NOVA-R003")
+def test_a_read_only_user_may_not_create_images(world):
+    reader = world.client_as("read-only")
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, server, api=reader), "NOVA-R003")
+    _nothing_made(world, "NOVA-R003", before)
+
+
+@pytest.mark.constraint("NOVA-R004")
+def test_an_unknown_image_is_not_found(world):
+    missing = str(uuid.uuid4())
+    expect_refusal(world.api, show(world, missing), "NOVA-R004")
+    expect_refusal(world.api, world.api.call("deleteImage", path={"image_id": missing}), "NOVA-R004")
+
+
+@pytest.mark.constraint("NOVA-R005")
+def test_another_method_on_the_action_path_is_a_bad_method(world):
+    server = world.make("instance", role="instance.running")
+    _, url = world.api.url_for("createImage", {"server_id": server})
+    entry = CATALOG["NOVA-R005"]
+    for method in ("GET", "PUT"):
+        response = world.api.send(method, url)
+        code, message = error_of(DIALECT, response.json()) if response.content else (None, None)
+        check(world.api, "NOVA-R005", (response.status_code, code) == (entry.http_status, entry.code),
+              f"{method} on the action path answered {response.status_code} {code!r}, "
+              f"not {entry.http_status} {entry.code!r}")
+        check(world.api, "NOVA-R005", bool(message), "the fault carries no message")
+
+
+@pytest.mark.constraint("NOVA-R009")
+def test_a_body_that_is_not_declared_json_is_a_bad_media_type(world):
+    server = world.make("instance", role="instance.running")
+    before = world.resources("image")
+    response = world.api.call("createImage", path={"server_id": server},
+                              data=b'{"createImage": {"name": "x"}}', headers={"Content-Type": "text/plain"})
+    expect_refusal(world.api, response, "NOVA-R009")
+    _nothing_made(world, "NOVA-R009", before)
+
+
+@pytest.mark.parametrize("row", [
+    pytest.param(entry, id=f"{entry.id}-{entry.http_status}", marks=pytest.mark.constraint(entry.id))
+    for entry in CATALOG.of_kind("return-code")
+])
+def test_each_return_code_has_its_documented_fault_body(world, row):
+    world.fault("createImage", row.http_status)
+    server = world.make("instance", role="instance.running")
+    expect_refusal(world.api, create(world, server), row.id)

@@ -1,0 +1,100 @@
+"""Which servers can be imaged, and what imaging leaves behind (seed 接口约束 and upstream)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagecert.checks import check, expect_refusal, expect_success
+from nova_support import (
+    IMAGE_STATES,
+    create,
+    image_id_of,
+    make_image,
+    not_verified_without,
+    show,
+    wait_until_made,
+)
+
+
+def _refused_and_nothing_made(world, server: str, rule_id: str) -> None:
+    images, snapshots = world.resources("image"), world.resources("snapshot")
+    expect_refusal(world.api, create(world, server), rule_id)
+    check(world.api, rule_id, images is None or world.resources("image") == images, "a refused call made an image")
+    check(world.api, rule_id, snapshots is None or world.resources("snapshot") == snapshots,
+          "a refused call made a snapshot")
+
+
+@pytest.mark.constraint("NOVA-C001", "NOVA-R006")
+def test_a_server_in_error_state_is_refused(world):
+    _refused_and_nothing_made(world, world.make("instance", role="instance.error", status="ERROR"), "NOVA-C001")
+
+
+@pytest.mark.constraint("NOVA-C001")
+def test_an_active_server_is_imaged(world):
+    make_image(world, world.make("instance", role="instance.running", status="ACTIVE"), "NOVA-C001")
+
+
+@pytest.mark.constraint("NOVA-B003")
+def test_a_server_with_a_task_in_progress_is_refused(world):
+    server = world.make("instance", role="instance.busy", status="ACTIVE", task="rebooting")
+    _refused_and_nothing_made(world, server, "NOVA-B003")
+
+
+@pytest.mark.constraint("NOVA-B003")
+def test_a_second_image_waits_for_the_first(world):
+    server = world.make("instance", role="instance.running")
+    first = make_image(world, server, "NOVA-B003")
+    again = create(world, server)
+    if again.status_code == 202:  # acceptable only if the first image was already made
+        world.made_image(image_id_of(again))
+        status = expect_success(world.api, show(world, first), "NOVA-B003", status=200)["image"]["status"]
+        check(world.api, "NOVA-B003", status == IMAGE_STATES["made"],
+              f"createImage answered 202 while the server's first image was still {status!r}")
+    else:
+        expect_refusal(world.api, again, "NOVA-B003")
+    wait_until_made(world, first, "NOVA-B003")
+    make_image(world, server, "NOVA-B003")
+
+
+@pytest.mark.constraint("NOVA-B004")
+@pytest.mark.parametrize("role, status", [
+    ("instance.building", "BUILD"),
+    ("instance.shelved", "SHELVED_OFFLOADED"),
+])
+def test_a_server_upstream_cannot_image_is_refused(world, role, status):
+    _refused_and_nothing_made(world, world.make("instance", role=role, status=status), "NOVA-B004")
+
+
+@pytest.mark.constraint("NOVA-B004")
+@pytest.mark.parametrize("role, status", [
+    ("instance.stopped", "SHUTOFF"),
+    ("instance.paused", "PAUSED"),
+    ("instance.suspended", "SUSPENDED"),
+])
+def test_stopped_paused_and_suspended_servers_are_imaged(world, role, status):
+    make_image(world, world.make("instance", role=role, status=status), "NOVA-B004")
+
+
+@pytest.mark.constraint("NOVA-C002")
+def test_the_image_records_the_servers_az(world):
+    not_verified_without(world, "reading the AZ an image records")
+    az = "imagecert-az-1"
+    image_id = make_image(world, world.make("instance", role="instance.running", az=az), "NOVA-C002")
+    recorded = world.read(image_id).get("az")
+    check(world.api, "NOVA-C002", recorded == az, f"the image records AZ {recorded!r}, the server is in {az!r}")
+
+
+@pytest.mark.constraint("NOVA-C003")
+def test_deleting_the_image_leaves_its_snapshots(world):
+    not_verified_without(world, "listing volume snapshots")
+    server = world.make("instance", role="instance.volume-backed.running",
+                        system_disk={"category": "cloud", "attached": True, "size_gb": 40})
+    image_id = make_image(world, server, "NOVA-C003")
+    wait_until_made(world, image_id, "NOVA-C003")
+    made = [s["id"] for s in world.resources("snapshot") if s["attributes"].get("image_id") == image_id]
+    check(world.api, "NOVA-C003", bool(made), "imaging a volume-backed server made no volume snapshot")
+
+    expect_success(world.api, world.api.call("deleteImage", path={"image_id": image_id}), "NOVA-C003", status=204)
+    left = {s["id"] for s in world.resources("snapshot")}
+    check(world.api, "NOVA-C003", set(made) <= left,
+          f"deleting the image deleted its snapshots {sorted(set(made) - left)}")
