@@ -1,0 +1,1 @@
+"""Huawei IMS (full-ECS image) dialect of the reference provider."""

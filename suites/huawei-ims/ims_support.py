@@ -1,0 +1,142 @@
+"""What the huawei-ims suite tests share: reading the contract and the catalog, calling
+createWholeImage, following its job to the image, and the zh/en document choice.
+
+Nothing here knows a limit, a code or a status word of the contract by heart: they are
+read from contracts/huawei-ims/openapi.yaml and constraints.yaml.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Iterator
+
+import requests
+
+from imagecert.checks import check, expect_refusal, expect_success
+from imagecert.contracts import load_catalog, load_contract, resolve
+from imagecert.world import World
+
+DIALECT = "huawei-ims"
+CATALOG = load_catalog(DIALECT)
+CONTRACT = load_contract(DIALECT)
+SCHEMAS = CONTRACT["components"]["schemas"]
+JOB_STATES = SCHEMAS["Job"]["properties"]["status"]["x-imagecert-states"]
+JOB_SUCCESS, JOB_FAIL = JOB_STATES["succeeded"], JOB_STATES["failed"]
+IMAGE_USABLE = SCHEMAS["Image"]["properties"]["status"]["x-imagecert-states"]["usable"]
+POLL_S = 5.0
+STATIC_DEADLINE_S = 1800.0  # how long a real cloud may take to make a full-ECS image
+
+
+# -- the contract ----------------------------------------------------------------------
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    node = resolve(DIALECT, node)
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def carried_by(rule_id: str, keyword: str) -> Any:
+    """The value of `keyword` on the request-schema part marked `x-constraint: rule_id`
+    (the first one that has it)."""
+    for node in _walk(SCHEMAS["CreateWholeImageRequest"]):
+        marks = node.get("x-constraint")
+        if (marks == rule_id or (isinstance(marks, list) and rule_id in marks)) and keyword in node:
+            return node[keyword]
+    raise LookupError(f"no part of the request schema carries {rule_id} with {keyword}")
+
+
+def shape_default(shape: str, field: str) -> Any:
+    """A field's documented default in one body shape (`WholeImageFromEcs` / `…FromBackup`)."""
+    return SCHEMAS[shape]["properties"][field]["default"]
+
+
+def seed_examples() -> dict[str, dict[str, Any]]:
+    """The seeds' request examples kept in the contract, by name."""
+    body = CONTRACT["paths"]["/v1/cloudimages/wholeimages/action"]["post"]["requestBody"]
+    return body["content"]["application/json"]["examples"]
+
+
+def document_for(world: World, rule_id: str) -> str:
+    """The document (zh | en) the target is held to where the two disagree: the profile
+    option `--ims-document`, else the rule's catalog `choice`."""
+    return world.option("ims_document") or CATALOG[rule_id].raw["choice"]
+
+
+# -- calls -------------------------------------------------------------------------------
+
+
+def image_name(label: str) -> str:
+    return f"imagecert-{label}-{uuid.uuid4().hex[:8]}"
+
+
+def from_ecs(instance: str, **fields: Any) -> dict[str, Any]:
+    return {"name": image_name("ecs"), "instance_id": instance, **fields}
+
+
+def from_backup(backup: str, **fields: Any) -> dict[str, Any]:
+    return {"name": image_name("backup"), "backup_id": backup, **fields}
+
+
+def create(world: World, body: Any = None, raw: bytes | None = None, api=None) -> requests.Response:
+    """createWholeImage with a JSON body, or with `raw` bytes sent as application/json."""
+    api = api or world.api
+    if raw is not None:
+        return api.call("createWholeImage", data=raw, headers={"Content-Type": "application/json"})
+    return api.call("createWholeImage", json=body)
+
+
+def show_job(world: World, job_id: str) -> requests.Response:
+    return world.api.call("showJob", path={"job_id": job_id})
+
+
+def show_image(world: World, image_id: str) -> requests.Response:
+    return world.api.call("glanceShowImage", path={"image_id": image_id})
+
+
+def accepted(world: World, response: requests.Response, rule_id: str) -> str:
+    """A 200 {"job_id"}: the job id."""
+    body = expect_success(world.api, response, rule_id, status=200)
+    return body["job_id"]
+
+
+def job_outcome(world: World, job_id: str, rule_id: str) -> dict[str, Any]:
+    """The job once it has ended: settled at once in control mode, polled (bounded) otherwise.
+    Every image a SUCCESS job names is registered for clean-up."""
+    world.settle()
+    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
+    while True:
+        job = expect_success(world.api, show_job(world, job_id), rule_id, status=200)
+        if job["status"] in (JOB_SUCCESS, JOB_FAIL) or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_S)
+    image_id = (job.get("entities") or {}).get("image_id")
+    if job["status"] == JOB_SUCCESS and image_id:
+        world.made_image(image_id)
+    return job
+
+
+def made_image(world: World, body: dict[str, Any], rule_id: str) -> dict[str, Any]:
+    """Create, follow the job to SUCCESS and read the image it made (the Glance body)."""
+    job = job_outcome(world, accepted(world, create(world, body), rule_id), rule_id)
+    check(world.api, rule_id, job["status"] == JOB_SUCCESS,
+          f"the job ended {job['status']!r} ({job.get('error_code')}: {job.get('fail_reason')}), not {JOB_SUCCESS!r}")
+    image_id = (job.get("entities") or {}).get("image_id")
+    check(world.api, rule_id, bool(image_id), "the SUCCESS job names no entities.image_id")
+    return expect_success(world.api, show_image(world, image_id), rule_id, status=200)
+
+
+def refused_and_nothing_made(world: World, body: Any, rule_id: str, raw: bytes | None = None,
+                             api=None) -> dict[str, Any]:
+    """The create is refused as `rule_id` documents, and no image appeared."""
+    before = world.resources("image")
+    body = expect_refusal(world.api, create(world, body, raw, api), rule_id)
+    check(world.api, rule_id, before is None or world.resources("image") == before, "a refused call made an image")
+    return body

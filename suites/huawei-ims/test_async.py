@@ -1,0 +1,106 @@
+"""The create is asynchronous: its job, and the full-ECS image the job makes
+(seed 功能介绍 / Function; 异步任务查询; 镜像属性)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from imagecert.checks import check, expect_refusal, expect_success
+from imagecert.world import not_verified
+from ims_support import (
+    IMAGE_USABLE,
+    JOB_FAIL,
+    JOB_STATES,
+    JOB_SUCCESS,
+    accepted,
+    create,
+    from_backup,
+    from_ecs,
+    job_outcome,
+    made_image,
+    show_image,
+    show_job,
+)
+
+
+@pytest.mark.constraint("IMS-B001", "IMS-P017", "IMS-B002")
+def test_the_answer_is_a_job_that_ends_in_an_image(world):
+    instance = world.make("instance", role="instance.running")
+    job_id = accepted(world, create(world, from_ecs(instance)), "IMS-P017")
+    check(world.api, "IMS-P017", isinstance(job_id, str) and job_id != "", f"job_id {job_id!r} is not a non-empty string")
+
+    first = expect_success(world.api, show_job(world, job_id), "IMS-P017", status=200)
+    check(world.api, "IMS-P017", first["job_id"] == job_id, f"the job query answers job {first['job_id']!r}")
+
+    job = job_outcome(world, job_id, "IMS-B001")
+    check(world.api, "IMS-B001", job["status"] == JOB_SUCCESS,
+          f"the job of an accepted create ended {job['status']!r}, not {JOB_SUCCESS!r}")
+    image_id = job["entities"].get("image_id")
+    expect_success(world.api, show_image(world, image_id), "IMS-B001", status=200)
+
+
+@pytest.mark.constraint("IMS-B002")
+def test_an_ended_job_stays_ended(world):
+    backup = world.make("backup", role="backup.available")
+    job_id = accepted(world, create(world, from_backup(backup)), "IMS-B002")
+    ended = job_outcome(world, job_id, "IMS-B002")["status"]
+    check(world.api, "IMS-B002", ended in (JOB_SUCCESS, JOB_FAIL), f"the job did not end (still {ended!r})")
+    again = expect_success(world.api, show_job(world, job_id), "IMS-B002", status=200)
+    check(world.api, "IMS-B002", again["status"] == ended, f"an ended job went from {ended!r} to {again['status']!r}")
+
+
+@pytest.mark.constraint("IMS-B003", "IMS-B004", "IMS-B005", "IMS-B006")
+def test_a_successful_job_names_a_full_ecs_image_made_from_the_ecs(world):
+    instance = world.make("instance", role="instance.stopped", status="SHUTOFF")
+    image = made_image(world, from_ecs(instance), "IMS-B003")
+    check(world.api, "IMS-B004", image.get("__whole_image") in (True, "true"),
+          f"__whole_image is {image.get('__whole_image')!r}, not true")
+    check(world.api, "IMS-B005", image.get("__backup_id") in (None, ""),
+          f"an image made from an ECS has __backup_id {image.get('__backup_id')!r}")
+    check(world.api, "IMS-B006", image["status"] == IMAGE_USABLE,
+          f"the image of a {JOB_SUCCESS} job is {image['status']!r}, not {IMAGE_USABLE!r}")
+
+
+@pytest.mark.constraint("IMS-B003", "IMS-B004", "IMS-B005", "IMS-B006")
+def test_a_successful_job_names_a_full_ecs_image_made_from_the_backup(world):
+    backup = world.make("backup", role="backup.available")
+    image = made_image(world, from_backup(backup), "IMS-B003")
+    check(world.api, "IMS-B004", image.get("__whole_image") in (True, "true"),
+          f"__whole_image is {image.get('__whole_image')!r}, not true")
+    check(world.api, "IMS-B005", image.get("__backup_id") == backup,
+          f"__backup_id is {image.get('__backup_id')!r}, not the backup {backup!r}")
+    check(world.api, "IMS-B006", image["status"] == IMAGE_USABLE,
+          f"the image of a {JOB_SUCCESS} job is {image['status']!r}, not {IMAGE_USABLE!r}")
+
+
+@pytest.mark.constraint("IMS-B002", "IMS-B006")
+def test_while_the_job_runs_its_states_are_documented_ones(world):
+    instance = world.make("instance", role="instance.running")
+    job_id = accepted(world, create(world, from_ecs(instance)), "IMS-B002")
+    job = expect_success(world.api, show_job(world, job_id), "IMS-B002", status=200)  # schema: status enum
+    image_id = job["entities"].get("image_id")
+    if image_id:  # the image read's schema holds its status to the five documented words
+        expect_success(world.api, show_image(world, image_id), "IMS-B006", status=200)
+    job_outcome(world, job_id, "IMS-B002")
+
+
+@pytest.mark.constraint("IMS-B003")
+def test_a_job_whose_backup_breaks_meanwhile_fails_with_a_reason(world):
+    backup = world.make("backup")  # no static role: breaking a backup mid-job needs the control protocol
+    job_id = accepted(world, create(world, from_backup(backup)), "IMS-B003")
+    if expect_success(world.api, show_job(world, job_id), "IMS-B003")["status"] not in JOB_STATES["pending"]:
+        not_verified("the job had ended before its backup could be broken")
+    world.patch(backup, status="error")
+    job = job_outcome(world, job_id, "IMS-B003")
+    check(world.api, "IMS-B003", job["status"] == JOB_FAIL,
+          f"the job ended {job['status']!r} although its backup broke while it ran")
+    check(world.api, "IMS-B003", bool(job.get("error_code")) and bool(job.get("fail_reason")),
+          f"a {JOB_FAIL} job gives error_code {job.get('error_code')!r} and fail_reason {job.get('fail_reason')!r}")
+    check(world.api, "IMS-B003", not job["entities"].get("image_id"), "a failed job names an image")
+
+
+@pytest.mark.constraint("IMS-B008")
+def test_an_unknown_job_is_refused(world):
+    expect_refusal(world.api, show_job(world, uuid.uuid4().hex), "IMS-B008")

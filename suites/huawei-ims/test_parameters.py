@@ -1,0 +1,289 @@
+"""The request body: both shapes' parameter tables (seed 请求消息 / Request), the name and
+description rules of 镜像属性, the tag rules, and bodies of no documented form."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+import pytest
+
+from imagecert.checks import check
+from ims_support import (
+    SCHEMAS,
+    carried_by,
+    create,
+    document_for,
+    from_backup,
+    from_ecs,
+    made_image,
+    refused_and_nothing_made,
+    seed_examples,
+    shape_default,
+)
+
+SHAPES = ("ecs", "backup")
+SHAPE_SCHEMAS = {"ecs": "WholeImageFromEcs", "backup": "WholeImageFromBackup"}
+# each row of the two parameter tables: (ECS-shape rule, backup-shape rule)
+ROWS = {
+    "name": ("IMS-P001", "IMS-P009"),
+    "description": ("IMS-P002", "IMS-P010"),
+    "tags": ("IMS-P003", "IMS-P011"),
+    "image_tags": ("IMS-P004", "IMS-P012"),
+    "enterprise_project_id": ("IMS-P006", "IMS-P014"),
+    "max_ram": ("IMS-P007", "IMS-P015"),
+    "min_ram": ("IMS-P008", "IMS-P016"),
+}
+
+
+def body(world, shape: str, **fields):
+    """A valid body of one shape, its source made ready, with `fields` set (None leaves one out)."""
+    if shape == "ecs":
+        made = from_ecs(world.make("instance", role="instance.running", status="ACTIVE"))
+    else:
+        made = from_backup(world.make("backup", role="backup.available", status="available"))
+    made.update(fields)
+    return {k: v for k, v in made.items() if v is not None}
+
+
+def in_both_shapes(row: str, *also: str):
+    """Run a test for the row of each table: (shape, that table's rule id), marked with it."""
+    return pytest.mark.parametrize("shape, rule_id", [
+        pytest.param(shape, rule_id, marks=pytest.mark.constraint(rule_id, *also), id=shape)
+        for shape, rule_id in zip(SHAPES, ROWS[row])
+    ])
+
+
+def tag_limit(part: str) -> int:
+    """The most characters a tag key or value may have (image_tags' key / value schemas)."""
+    return SCHEMAS["CreateWholeImageRequest"]["properties"]["image_tags"]["items"]["properties"][part]["maxLength"]
+
+
+# -- the seeds' own examples --------------------------------------------------------------
+
+
+@pytest.mark.constraint("IMS-C015", "IMS-D005")
+@pytest.mark.parametrize("name", list(seed_examples()))
+def test_the_seeds_examples_are_accepted(world, name):
+    example = copy.deepcopy(seed_examples()[name]["value"])
+    rule_id = "IMS-D005" if {"backup_id", "image_tags"} <= set(example) else "IMS-C015"
+    if "backup_id" in example:
+        example["backup_id"] = world.make("backup", role="backup.available", status="available")
+    else:
+        example["instance_id"] = world.make("instance", role="instance.running", status="ACTIVE")
+    if rule_id == "IMS-D005" and document_for(world, rule_id) == "zh":  # the zh backup table has no image_tags
+        refused_and_nothing_made(world, example, "IMS-C028")
+        return
+    image = made_image(world, example, rule_id)
+    asked = example.get("tags") or [f"{t['key']}.{t['value']}" for t in example.get("image_tags", [])]
+    check(world.api, rule_id, sorted(image.get("tags") or []) == sorted(asked),
+          f"the image's tags are {image.get('tags')!r}, the request gave {asked!r}")
+
+
+# -- the table rows, in both shapes ---------------------------------------------------------
+
+
+@in_both_shapes("name")
+def test_the_name_is_required_and_the_image_carries_it(world, shape, rule_id):
+    refused_and_nothing_made(world, body(world, shape, name=None), rule_id)
+    refused_and_nothing_made(world, body(world, shape, name=""), rule_id)
+    wanted = body(world, shape)
+    image = made_image(world, wanted, rule_id)
+    check(world.api, rule_id, image["name"] == wanted["name"],
+          f"the image is named {image['name']!r}, not {wanted['name']!r}")
+
+
+@in_both_shapes("description")
+def test_the_description_is_a_string_the_image_carries(world, shape, rule_id):
+    for wrong in (5, ["text"], {"text": "x"}):
+        refused_and_nothing_made(world, body(world, shape, description=wrong), rule_id)
+    image = made_image(world, body(world, shape, description="整机镜像 (imagecert): ok"), rule_id)
+    check(world.api, rule_id, image.get("__description") == "整机镜像 (imagecert): ok",
+          f"the image's __description is {image.get('__description')!r}")
+
+
+@in_both_shapes("tags")
+def test_tags_is_a_list_of_strings(world, shape, rule_id):
+    for wrong in ("aaa.111", [1], [["aaa.111"]], {"aaa": "111"}):
+        refused_and_nothing_made(world, body(world, shape, tags=wrong), rule_id)
+    image = made_image(world, body(world, shape, tags=["aaa.111", "bbb.333"]), rule_id)
+    check(world.api, rule_id, sorted(image.get("tags") or []) == ["aaa.111", "bbb.333"],
+          f"the image's tags are {image.get('tags')!r}")
+
+
+@in_both_shapes("image_tags", "IMS-D005")
+def test_image_tags_is_a_list_of_key_value_objects(world, shape, rule_id):
+    if shape == "backup" and document_for(world, "IMS-D005") == "zh":
+        refused_and_nothing_made(world, body(world, shape, image_tags=[{"key": "k", "value": "v"}]), "IMS-C028")
+        return
+    for wrong in (["k.v"], [{"key": "k"}], [{"value": "v"}], [{"key": "k", "value": "v", "x": "y"}],
+                  [{"key": 1, "value": "v"}], {"key": "k", "value": "v"}):
+        refused_and_nothing_made(world, body(world, shape, image_tags=wrong), rule_id)
+    image = made_image(world, body(world, shape, image_tags=[{"key": "key1", "value": "value1"}]), rule_id)
+    check(world.api, rule_id, image.get("tags") == ["key1.value1"], f"the image's tags are {image.get('tags')!r}")
+
+
+@in_both_shapes("enterprise_project_id", "IMS-D004")
+def test_the_enterprise_project_is_0_or_a_uuid(world, shape, rule_id):
+    if document_for(world, "IMS-D004") == "en":  # the en tables have no such row: the key is unknown
+        refused_and_nothing_made(world, body(world, shape, enterprise_project_id="0"), "IMS-C028")
+        return
+    for wrong in ("abc", "default", "", "1"):
+        refused_and_nothing_made(world, body(world, shape, enterprise_project_id=wrong), rule_id)
+    project = str(uuid.uuid4())
+    for given in (shape_default(SHAPE_SCHEMAS[shape], "enterprise_project_id"), project):
+        image = made_image(world, body(world, shape, enterprise_project_id=given), rule_id)
+        check(world.api, rule_id, image.get("enterprise_project_id") == given,
+              f"the image is in enterprise project {image.get('enterprise_project_id')!r}, not {given!r}")
+
+
+@pytest.mark.constraint("IMS-D004")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_without_an_enterprise_project_the_image_is_in_the_default_one(world, shape):
+    default = shape_default(SHAPE_SCHEMAS[shape], "enterprise_project_id")
+    image = made_image(world, body(world, shape), "IMS-D004")
+    check(world.api, "IMS-D004", image.get("enterprise_project_id") in (default, None),
+          f"an image made without enterprise_project_id is in {image.get('enterprise_project_id')!r}, not {default!r}")
+
+
+@in_both_shapes("max_ram")
+def test_max_ram_is_a_size_in_mb(world, shape, rule_id):
+    for wrong in (-1, "big", 1.5, True):
+        refused_and_nothing_made(world, body(world, shape, max_ram=wrong), rule_id)
+    image = made_image(world, body(world, shape, max_ram=4096), rule_id)
+    check(world.api, rule_id, str(image.get("max_ram")) == "4096", f"the image's max_ram is {image.get('max_ram')!r}")
+
+
+@in_both_shapes("min_ram")
+def test_min_ram_is_a_size_in_mb_by_default_0(world, shape, rule_id):
+    for wrong in (-1, "big", 1.5, True):
+        refused_and_nothing_made(world, body(world, shape, min_ram=wrong), rule_id)
+    image = made_image(world, body(world, shape, min_ram=2048), rule_id)
+    check(world.api, rule_id, image.get("min_ram") == 2048, f"the image's min_ram is {image.get('min_ram')!r}")
+    default = shape_default(SHAPE_SCHEMAS[shape], "min_ram")
+    image = made_image(world, body(world, shape), rule_id)
+    check(world.api, rule_id, image.get("min_ram") == default,
+          f"an image made without min_ram has min_ram {image.get('min_ram')!r}, not {default!r}")
+
+
+@pytest.mark.constraint("IMS-P005")
+def test_the_ecs_id_is_required(world):
+    refused_and_nothing_made(world, {"name": "imagecert-no-source"}, "IMS-P005")
+    refused_and_nothing_made(world, {"name": "imagecert-empty-ecs", "instance_id": ""}, "IMS-P005")
+
+
+@pytest.mark.constraint("IMS-P013")
+def test_the_backup_id_may_not_be_empty(world):
+    refused_and_nothing_made(world, {"name": "imagecert-empty-backup", "backup_id": ""}, "IMS-P013")
+
+
+# -- rules across fields ----------------------------------------------------------------------
+
+
+@pytest.mark.constraint("IMS-C015")
+def test_an_ecs_and_a_backup_together_are_refused(world):
+    instance = world.make("instance", role="instance.running", status="ACTIVE")
+    backup = world.make("backup", role="backup.available", status="available")
+    refused_and_nothing_made(world, from_ecs(instance, backup_id=backup), "IMS-C015")
+    check(world.api, "IMS-C015", not world.controlled or not world.read(backup).get("image_id"),
+          "a refused call used the backup")
+
+
+@pytest.mark.constraint("IMS-C016")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_tags_and_image_tags_together_are_refused(world, shape):
+    both = body(world, shape, tags=["a.1"], image_tags=[{"key": "b", "value": "2"}])
+    refused_and_nothing_made(world, both, "IMS-C016")
+
+
+# -- 镜像属性: name and description --------------------------------------------------------
+
+
+@pytest.mark.constraint("IMS-C021")
+def test_the_name_is_at_most_its_length(world):
+    longest = carried_by("IMS-C021", "maxLength")
+    made_image(world, body(world, "ecs", name="n" * (longest - 1)), "IMS-C021")
+    made_image(world, body(world, "ecs", name="整" * longest), "IMS-C021")
+    refused_and_nothing_made(world, body(world, "ecs", name="n" * (longest + 1)), "IMS-C021")
+
+
+@pytest.mark.constraint("IMS-C022")
+def test_the_name_uses_only_the_documented_characters(world):
+    made_image(world, body(world, "backup", name="整机 Image-1.0_a"), "IMS-C022")
+    for wrong in ("img@1", "a/b", "a+b", "tab\there", "line\nbreak", "emoji😀", "全角，逗号"):
+        refused_and_nothing_made(world, body(world, "ecs", name=wrong), "IMS-C022")
+
+
+@pytest.mark.constraint("IMS-C023")
+def test_the_name_neither_starts_nor_ends_with_a_space(world):
+    made_image(world, body(world, "ecs", name="a b"), "IMS-C023")
+    for wrong in (" img", "img ", " "):
+        refused_and_nothing_made(world, body(world, "ecs", name=wrong), "IMS-C023")
+
+
+@pytest.mark.constraint("IMS-C024")
+def test_the_description_is_at_most_its_length(world):
+    longest = carried_by("IMS-C024", "maxLength")
+    made_image(world, body(world, "ecs", description="述" * longest), "IMS-C024")
+    refused_and_nothing_made(world, body(world, "ecs", description="d" * (longest + 1)), "IMS-C024")
+
+
+@pytest.mark.constraint("IMS-C025")
+def test_the_description_has_no_line_break_or_angle_bracket(world):
+    made_image(world, body(world, "backup", description="说明: a-b_c.d (1/2) & 'e'"), "IMS-C025")
+    for wrong in ("a<b", "a>b", "line\nbreak", "carriage\rreturn", "<script>"):
+        refused_and_nothing_made(world, body(world, "ecs", description=wrong), "IMS-C025")
+
+
+# -- tags ---------------------------------------------------------------------------------
+
+
+@pytest.mark.constraint("IMS-C026")
+def test_a_tag_string_is_key_dot_value(world):
+    image = made_image(world, body(world, "ecs", tags=["k.v.w", "k2."]), "IMS-C026")
+    check(world.api, "IMS-C026", sorted(image.get("tags") or []) == ["k.v.w", "k2."],
+          f"the image's tags are {image.get('tags')!r}")
+    for wrong in ("nodot", ".value", ""):
+        refused_and_nothing_made(world, body(world, "ecs", tags=[wrong]), "IMS-C026")
+
+
+@pytest.mark.constraint("IMS-C027")
+def test_tag_keys_and_values_are_at_most_their_lengths(world):
+    key, value = tag_limit("key"), tag_limit("value")
+    made_image(world, body(world, "ecs", tags=["k" * key + "." + "v" * value]), "IMS-C027")
+    made_image(world, body(world, "ecs", image_tags=[{"key": "k" * key, "value": "v" * value}]), "IMS-C027")
+    for wrong in (["k" * (key + 1) + ".v"], ["k." + "v" * (value + 1)]):
+        refused_and_nothing_made(world, body(world, "ecs", tags=wrong), "IMS-C027")
+    for wrong in ({"key": "k" * (key + 1), "value": "v"}, {"key": "k", "value": "v" * (value + 1)},
+                  {"key": "", "value": "v"}):
+        refused_and_nothing_made(world, body(world, "ecs", image_tags=[wrong]), "IMS-C027")
+
+
+# -- bodies of no documented form ----------------------------------------------------------------
+
+
+@pytest.mark.constraint("IMS-C028")
+@pytest.mark.parametrize("raw", [b"{", b"[]", b'"text"', b"null", b"{'name': 'img'}", b"\xff\xfe{}"],
+                         ids=["truncated", "array", "string", "null", "single-quotes", "not-utf8"])
+def test_a_body_that_is_not_a_json_object_is_refused(world, raw):
+    refused_and_nothing_made(world, None, "IMS-C028", raw=raw)
+
+
+@pytest.mark.constraint("IMS-C028")
+@pytest.mark.parametrize("field, value", [("name", 123), ("instance_id", 5), ("foo", "bar"), ("Name", "img")])
+def test_a_wrong_type_or_an_unknown_key_is_refused(world, field, value):
+    refused_and_nothing_made(world, body(world, "ecs", **{field: value}), "IMS-C028")
+
+
+@pytest.mark.constraint("IMS-C028")
+def test_a_huge_body_is_refused_without_a_server_error(world):
+    instance = world.make("instance", role="instance.running", status="ACTIVE")
+    response = create(world, from_ecs(instance, description="d" * (4 << 20)))
+    check(world.api, "IMS-C028", 400 <= response.status_code < 500,
+          f"a 4 MiB body answered HTTP {response.status_code}, not a 4xx")
+
+
+@pytest.mark.constraint("IMS-C029")
+@pytest.mark.parametrize("raw", [b"", b"  \n"], ids=["empty", "blank"])
+def test_an_empty_body_is_refused(world, raw):
+    refused_and_nothing_made(world, None, "IMS-C029", raw=raw)

@@ -1,0 +1,61 @@
+"""The seed's 返回值 / Returned Values rows, and the IMS error body (错误码)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from imagecert.checks import check, error_of, expect_refusal
+from imagecert.contracts import validator
+from ims_support import CATALOG, DIALECT, create, from_backup, from_ecs, refused_and_nothing_made, show_image
+
+CREATE = "createWholeImage"
+
+
+@pytest.mark.constraint("IMS-R002")
+def test_a_request_without_credentials_is_refused(world):
+    instance = world.make("instance", role="instance.running", status="ACTIVE")
+    refused_and_nothing_made(world, from_ecs(instance), "IMS-R002", api=world.client_without_credentials())
+
+
+@pytest.mark.constraint("IMS-R002")
+def test_a_request_signed_with_a_wrong_secret_is_refused(world):
+    instance = world.make("instance", role="instance.running", status="ACTIVE")
+    refused_and_nothing_made(world, from_ecs(instance), "IMS-R002", api=world.client_with_wrong_secret())
+
+
+@pytest.mark.constraint("IMS-R003")
+@pytest.mark.parametrize("permissions", ["read-only", "none"])
+def test_a_caller_without_the_right_is_refused(world, permissions):
+    caller = world.client_as(permissions)
+    instance = world.make("instance", status="ACTIVE")
+    refused_and_nothing_made(world, from_ecs(instance), "IMS-R003", api=caller)
+
+
+@pytest.mark.constraint("IMS-R004")
+def test_an_image_that_does_not_exist_is_not_found(world):
+    expect_refusal(world.api, show_image(world, str(uuid.uuid4())), "IMS-R004")
+
+
+@pytest.mark.constraint("IMS-R001", "IMS-R004", "IMS-R005", "IMS-R006")
+@pytest.mark.parametrize("rule_id", ["IMS-R001", "IMS-R004", "IMS-R005", "IMS-R006"])
+def test_the_documented_error_statuses_carry_the_error_body(world, rule_id):
+    backup = world.make("backup", status="available")
+    world.fault(CREATE, CATALOG[rule_id].http_status)
+    refused_and_nothing_made(world, from_backup(backup), rule_id)
+    check(world.api, rule_id, not world.read(backup).get("image_id"), "a refused call used the backup")
+
+
+@pytest.mark.constraint("IMS-B007", "IMS-D007")
+@pytest.mark.parametrize("rule_id, raw", [("IMS-C028", b"{"), ("IMS-C029", b""), ("IMS-P005", b'{"name": "img"}')])
+def test_every_400_carries_an_img_code_and_a_message(world, rule_id, raw):
+    response = create(world, raw=raw)
+    expect_refusal(world.api, response, rule_id)
+    body = response.json()
+    errors = [e.message for e in validator(DIALECT, "/components/schemas/ImsRequestError").iter_errors(body)]
+    code, message = error_of(DIALECT, body)
+    check(world.api, "IMS-B007", isinstance(code, str) and not errors,
+          f"the 400 body {body!r} is not an IMS error with an IMG code ({errors[:1]})")
+    check(world.api, "IMS-D007", isinstance(message, str) and message.strip() != "",
+          f"the 400's message {message!r} is not a non-empty string")
