@@ -1,0 +1,1 @@
+"""JD Cloud VM (jdcloud-vm): createImage and the calls that observe it."""

@@ -1,0 +1,55 @@
+"""The 返回码 rows not covered with their rules elsewhere: unknown resources, quotas and
+server errors, and the supporting calls' not-found."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagecert.checks import check, expect_refusal
+from jd_support import CATALOG, cloud_disk, create, made, no_new_images
+
+
+@pytest.mark.constraint("JD-R014", "JD-P002")
+def test_an_unknown_instance_is_not_found(world):
+    expect_refusal(world.api, create(world, "i-doesnotexist"), "JD-R014")
+
+
+@pytest.mark.constraint("JD-R016")
+def test_no_room_for_another_image_is_refused(world):
+    instance = world.make("instance", status="running")
+    world.quota(images=0)
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, instance), "JD-R016")
+    no_new_images(world, before, "JD-R016")
+
+
+@pytest.mark.constraint("JD-R017")
+def test_no_room_for_the_data_disk_snapshots_is_refused(world):
+    with_disk = world.make("instance", status="running", data_disks=[cloud_disk("vdb", 40)])
+    without_disk = world.make("instance", status="running")
+    world.quota(snapshots=0)
+    expect_refusal(world.api, create(world, with_disk), "JD-R017")
+    made(world, create(world, without_disk), "JD-R017")
+
+
+@pytest.mark.constraint("JD-R018")
+def test_an_internal_error_answers_its_documented_body(world):
+    instance = world.make("instance", status="running")
+    world.fault("createImage", CATALOG["JD-R018"].http_status)
+    expect_refusal(world.api, create(world, instance), "JD-R018")
+
+
+@pytest.mark.constraint("JD-C010")
+def test_the_supporting_calls_answer_not_found_for_an_unknown_image(world):
+    for operation in ("describeImage", "deleteImage"):
+        expect_refusal(world.api, world.api.call(operation, path={"imageId": "img-doesnotexist"}), "JD-C010")
+
+
+@pytest.mark.constraint("JD-C010")
+def test_a_deleted_image_is_gone(world):
+    instance = world.make("instance", role="instance.running", status="running")
+    image_id = made(world, create(world, instance), "JD-C010")
+    deleted = world.api.call("deleteImage", path={"imageId": image_id})
+    check(world.api, "JD-C010", deleted.status_code == CATALOG["JD-R001"].http_status,
+          f"deleteImage answered {deleted.status_code}")
+    expect_refusal(world.api, world.api.call("describeImage", path={"imageId": image_id}), "JD-C010")

@@ -1,0 +1,92 @@
+"""Which instances can be imaged (接口说明 and the FAILED_PRECONDITION rows of 返回码)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagecert.checks import check, expect_refusal
+from jd_support import ROOT_DEVICE_TYPES as ROOT, cloud_disk, create, made, no_new_images, wait_done
+
+LOCAL_SYSTEM_DISK = {"category": "local", "attached": True, "mount_state": "attached"}
+
+
+@pytest.mark.constraint("JD-C001", "JD-R002")
+def test_an_instance_with_a_task_in_progress_is_refused(world):
+    instance = world.make("instance", role="instance.busy", status="running", task="resizing")
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, instance), "JD-C001")
+    no_new_images(world, before, "JD-C001")
+
+
+@pytest.mark.constraint("JD-C002", "JD-R004")
+def test_a_running_instance_with_a_local_system_disk_must_be_stopped_first(world):
+    instance = world.make("instance", role="instance.local-disk.running", status="running",
+                          system_disk=LOCAL_SYSTEM_DISK)
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, instance), "JD-C002")
+    no_new_images(world, before, "JD-C002")
+
+
+@pytest.mark.constraint("JD-C002", "JD-C004", "JD-R001")
+def test_a_stopped_instance_with_a_local_system_disk_makes_a_local_disk_image(world):
+    instance = world.make("instance", role="instance.local-disk.stopped", status="stopped",
+                          system_disk=LOCAL_SYSTEM_DISK)
+    image_id = made(world, create(world, instance), "JD-C002")
+    image = wait_done(world, image_id, "JD-C004")
+    check(world.api, "JD-C004", image.get("rootDeviceType") == ROOT["local"],
+          f"rootDeviceType is {image.get('rootDeviceType')!r}, not {ROOT['local']!r}")
+
+
+@pytest.mark.constraint("JD-C003", "JD-C004", "JD-R001", "JD-P001")
+@pytest.mark.parametrize("status, role", [("running", "instance.running"), ("stopped", "instance.stopped")])
+def test_an_instance_with_a_cloud_system_disk_is_imaged_running_or_stopped(world, status, role):
+    instance = world.make("instance", role=role, status=status)
+    image_id = made(world, create(world, instance), "JD-C003")
+    image = wait_done(world, image_id, "JD-C004")
+    check(world.api, "JD-C004", image.get("rootDeviceType") == ROOT["cloud"],
+          f"rootDeviceType is {image.get('rootDeviceType')!r}, not {ROOT['cloud']!r}")
+
+
+@pytest.mark.constraint("JD-C003", "JD-R003")
+def test_an_instance_in_another_status_is_refused(world):
+    instance = world.make("instance", role="instance.error", status="error")
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, instance), "JD-C003")
+    no_new_images(world, before, "JD-C003")
+
+
+@pytest.mark.constraint("JD-R005")
+def test_an_instance_without_a_system_disk_is_refused(world):
+    instance = world.make("instance", status="running", system_disk={"category": "cloud", "attached": False})
+    expect_refusal(world.api, create(world, instance), "JD-R005")
+
+
+@pytest.mark.constraint("JD-R006")
+def test_a_system_disk_in_a_bad_mount_state_is_refused(world):
+    instance = world.make("instance", status="running",
+                          system_disk={"category": "cloud", "attached": True, "mount_state": "error_attach"})
+    expect_refusal(world.api, create(world, instance), "JD-R006")
+
+
+@pytest.mark.constraint("JD-R011")
+def test_a_busy_cloud_data_disk_is_refused(world):
+    instance = world.make("instance", status="running", data_disks=[cloud_disk("vdb", 40, task="resizing")])
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, instance), "JD-R011")
+    no_new_images(world, before, "JD-R011")
+
+
+@pytest.mark.constraint("JD-R012")
+def test_a_cloud_data_disk_in_a_bad_status_is_refused(world):
+    instance = world.make("instance", status="running", data_disks=[cloud_disk("vdb", 40, status="error")])
+    expect_refusal(world.api, create(world, instance), "JD-R012")
+
+
+@pytest.mark.constraint("JD-B002", "JD-C001")
+def test_the_imaging_is_the_instance_task_until_it_ends(world):
+    instance = world.make("instance", role="instance.running", status="running")
+    first = made(world, create(world, instance), "JD-B002")
+    expect_refusal(world.api, create(world, instance), "JD-B002")
+    wait_done(world, first, "JD-B002")
+    made(world, create(world, instance), "JD-B002")
+
