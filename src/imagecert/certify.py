@@ -133,6 +133,10 @@ def pytest_args(args: Any, targets: list[Target]) -> list[str]:
         argv += ["--hypothesis-seed", str(args.seed)]
     if args.profile:
         argv += ["--profile", args.profile]
+    if getattr(args, "record", False) or getattr(args, "replay", False):  # cassettes: see imagecert.cassettes
+        argv += ["--record" if getattr(args, "record", False) else "--replay"]
+        if getattr(args, "cassette_dir", None):
+            argv += ["--cassette-dir", str(args.cassette_dir)]
     if args.ims_document:
         argv += ["--ims-document", args.ims_document]
     return argv
@@ -160,13 +164,22 @@ def table(report_dir: Path, dialects: list[str]) -> tuple[str, bool]:
     return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:]), all_certified
 
 
-def certify(args: Any, out: TextIO = sys.stdout) -> int:
+def certify(args: Any, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     targets = check_targets(args.target, args.dialect)
     dialects = args.dialect or ([t.dialect for t in targets] if targets else list(DIALECTS))
     report_dir = Path(args.report_dir)
     for dialect in dialects:  # a stale report must never stand in for this run's
         (report_dir / dialect / "compliance.json").unlink(missing_ok=True)
-    if not targets:
+    if getattr(args, "replay", False):
+        from imagecert.cassettes import default_directory, replay_targets
+
+        if targets:
+            raise CannotRun("--replay certifies the recorded cassettes, offline: it takes no --target")
+        folder = Path(getattr(args, "cassette_dir", None) or default_directory())
+        dialects = args.dialect or sorted(replay_targets(folder)) or list(DIALECTS)
+        out.write(f"--replay: certifying the cassettes in {folder}, offline\n")
+    elif not targets:
         out.write("no --target: certifying the embedded reference provider\n")
     status = pytest.main(pytest_args(args, targets), plugins=[Progress(out)])
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
