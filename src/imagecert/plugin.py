@@ -46,6 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write compliance reports (JSON, HTML, JUnit) per dialect into DIR")
     group.addoption("--imagecert-defect", action="append", default=[], metavar="ID",
                     help="start the embedded reference provider with this defect (for proving the suites)")
+    group.addoption("--record", action="store_true", default=False,
+                    help="record each suite test's HTTP interactions into its cassette (see --cassette-dir)")
+    group.addoption("--replay", action="store_true", default=False,
+                    help="run the suites from their cassettes, offline: no provider, the network refused")
+    group.addoption("--cassette-dir", default=None, metavar="DIR",
+                    help="where cassettes are recorded and replayed from (default: the repository's cassettes/)")
 
 
 @dataclass
@@ -55,17 +61,19 @@ class RunState:
     config: pytest.Config
     targets: dict[str, Target] = field(default_factory=dict)
     embedded: Any = None  # the reference provider this process started, if any
+    provider_settings: Any = None  # its Settings (None: the defaults)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def uses_embedded(self) -> bool:
-        return not self.config.getoption("target")
+        return not self.config.getoption("target") and not self.config.getoption("replay")
 
     def target(self, dialect: str) -> Target:
         if self.uses_embedded and not self.targets:
             from imagecert.provider import server
 
-            self.embedded = server.start(defects=self.config.getoption("imagecert_defect"))
+            self.embedded = server.start(defects=self.config.getoption("imagecert_defect"),
+                                         settings=self.provider_settings)
             self.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in self.embedded.targets().items()}
         return self.targets[dialect]
 
@@ -94,6 +102,29 @@ def pytest_configure(config: pytest.Config) -> None:
         state.targets[target.dialect] = target
     config.stash[_STATE] = state
     config.pluginmanager.register(Recorder(state), "imagecert-recorder")
+    _use_cassettes(config, state)
+
+
+def _use_cassettes(config: pytest.Config, state: RunState) -> None:
+    """--record / --replay: each suite test in its own cassette (imagecert.cassettes)."""
+    record, replay = config.getoption("record"), config.getoption("replay")
+    if not (record or replay):
+        return
+    from imagecert import cassettes
+
+    if record and replay:
+        raise pytest.UsageError("imagecert: --record and --replay exclude each other")
+    if replay and state.targets:
+        raise pytest.UsageError("imagecert: --replay runs offline from cassettes; it takes no --target")
+    directory = Path(config.getoption("cassette_dir") or cassettes.default_directory())
+    if replay:
+        state.targets = cassettes.replay_targets(directory)
+    else:
+        from imagecert.provider.dialect import Settings
+
+        state.provider_settings = Settings(job_seconds=cassettes.RECORDING_JOB_SECONDS)
+    config.pluginmanager.register(cassettes.CassettePlugin(state, "record" if record else "replay", directory),
+                                  "imagecert-cassettes")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -154,11 +185,27 @@ def world(request: pytest.FixtureRequest):
                "profile": request.config.getoption("profile")}
     made = World(state.target(dialect), options)
     request.node.stash[_WORLD] = made
+    _label_for_allure(dialect, constraint_ids(request.node))
     yield made
     made.close()
 
 
 _WORLD = pytest.StashKey[World]()
+SEVERITY = {"must": "critical", "should": "normal", "advisory": "minor"}
+
+
+def _label_for_allure(dialect: str, ids: list[str]) -> None:
+    """Dialect as epic, rule as feature, level as severity (no-ops without --alluredir)."""
+    import allure
+
+    catalog = load_catalog(dialect).by_id
+    allure.dynamic.epic(dialect)
+    for rule_id in ids:
+        allure.dynamic.feature(rule_id)
+        allure.dynamic.story(catalog[rule_id].summary)
+    levels = [catalog[i].level for i in ids]
+    if levels:
+        allure.dynamic.severity(SEVERITY[min(levels, key=list(SEVERITY).index)])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -167,7 +214,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = outcome.get_result()
     made = item.stash.get(_WORLD, None)
     if made is not None and report.when == "call" and report.failed:
+        import allure
+
         report.user_properties.append(("imagecert_exchanges", [x.as_dict() for x in made.exchanges()]))
+        for number, exchange in enumerate(made.exchanges(), 1):
+            allure.attach(exchange.show(), name=f"exchange {number}: {exchange.method} {exchange.status}",
+                          attachment_type=allure.attachment_type.TEXT)
 
 
 class Recorder:
@@ -194,7 +246,9 @@ class Recorder:
             entry["reason"] = reason.removeprefix("Skipped: ").removeprefix(NOT_VERIFIED)
         elif report.failed:
             entry["outcome"] = "failed"
-            entry["reason"] = ("" if report.when == "call" else f"error in {report.when}: ") + (report.longreprtext or "")[-4000:]
+            crash = getattr(report.longrepr, "reprcrash", None)  # the assertion's own words, not the traceback
+            text = crash.message if crash is not None else report.longreprtext or ""
+            entry["reason"] = ("" if report.when == "call" else f"error in {report.when}: ") + text[-4000:]
             entry["exchanges"] = props.get("imagecert_exchanges", [])
         if props.get("imagecert_fuzz"):
             entry["fuzz"] = props["imagecert_fuzz"]

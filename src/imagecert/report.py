@@ -189,7 +189,7 @@ def render_html(document: dict[str, Any]) -> str:
     rows = []
     for row in document["constraints"] + document["return_codes"]:
         failures = "".join(
-            f"<details open><summary>{e(f['test'])}</summary><pre>{e(''.join(_exchange_text(x) for x in f['exchanges']))}</pre></details>"
+            f"<details><summary>exchanges of {e(f['test'])}</summary><pre>{e(''.join(_exchange_text(x) for x in f['exchanges']))}</pre></details>"
             for f in row["failures"])
         reason = f"<pre>{e(row['reason'])}</pre>" if row["result"] == "failed" and row["reason"] else e(row["reason"] or "")
         rows.append(
@@ -209,7 +209,9 @@ def render_html(document: dict[str, Any]) -> str:
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
 .verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
 table {{ border-collapse: collapse; width: 100%; margin-top: 1em; }}
-td, th {{ border: 1px solid #d0d7de; padding: .4em; vertical-align: top; text-align: left; }}
+td, th {{ border: 1px solid #d0d7de; padding: .4em; vertical-align: top; text-align: left; overflow-wrap: anywhere; }}
+table.rules {{ table-layout: fixed; }}
+table.rules col.rule {{ width: 9em; }} table.rules col.result {{ width: 7em; }}
 tr.failed {{ background: #ffebe9; }}
 pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5em; }}
 </style></head><body>
@@ -223,7 +225,8 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
  passed {s['passed']}, failed {s['failed']}, not verified {s['not_verified']}, not testable {s['not_testable']}
  · fuzz examples {document['fuzz']['examples']}, fuzz failures {len(document['fuzz']['failures'])}</p>
 <h2>Rules</h2>
-<table><tr><th>rule</th><th>what the document says</th><th>result</th><th>tests and evidence</th></tr>
+<table class="rules"><col class="rule"><col><col class="result"><col>
+<tr><th>rule</th><th>what the document says</th><th>result</th><th>tests and evidence</th></tr>
 {''.join(rows)}</table>
 <h2>Return codes observed</h2>
 <table><tr><th>rule</th><th>HTTP</th><th>code</th><th>observed</th></tr>{coverage}</table>
