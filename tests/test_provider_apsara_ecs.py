@@ -13,19 +13,11 @@ import requests
 
 from imagecert import signing
 from imagecert.contracts import load_catalog
-from imagecert.provider.server import start
 
 DIALECT = "apsara-ecs"
 CATALOG = load_catalog(DIALECT)
 ROUTE = "/apsara/route/Ecs/"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture(scope="module")
-def provider():
-    running = start(dialects=[DIALECT])
-    yield running
-    running.stop()
 
 
 class Account:

@@ -9,7 +9,6 @@ import requests
 from imagecert import signing
 from imagecert.contracts import load_catalog
 from imagecert.provider.dialect import Settings
-from imagecert.provider.server import start
 
 DIALECT = "huawei-ims"
 CREATE_PATH = "/v1/cloudimages/wholeimages/action"
@@ -25,12 +24,8 @@ def expected(rule_id: str) -> tuple[int, str | None, str | None]:
     return entry.expect.status, entry.expect.code, entry.expect.message
 
 
-@pytest.fixture(scope="module")
-def provider():
-    # long jobs: a job ends only when a test settles it
-    running = start(dialects=[DIALECT], settings=Settings(job_seconds=600))
-    yield running
-    running.stop()
+# long jobs: a job ends only when a test settles it
+PROVIDER_SETTINGS = Settings(job_seconds=600)
 
 
 class Tenant:

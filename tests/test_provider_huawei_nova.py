@@ -18,7 +18,6 @@ from novaclient import client as nova_client
 from novaclient import exceptions as nova_exceptions
 
 from imagecert.contracts import load_catalog, load_contract, request_schema, resolve
-from imagecert.provider.server import start
 
 DIALECT = "huawei-nova"
 CATALOG = load_catalog(DIALECT)
@@ -36,13 +35,6 @@ def fault_of(rule_id: str) -> tuple[int, str]:
     if entry.kind == "return-code":
         return entry.http_status, entry.code
     return entry.expect.status, entry.expect.code
-
-
-@pytest.fixture(scope="module")
-def provider():
-    running = start(dialects=[DIALECT])
-    yield running
-    running.stop()
 
 
 class Account:

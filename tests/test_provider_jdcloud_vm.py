@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from imagecert.contracts import Expectation, load_catalog, operations, validator
-from imagecert.provider.server import start
 from imagecert.signing import client_auth
 
 DIALECT = "jdcloud-vm"
@@ -22,13 +21,6 @@ def expected(rule_id: str) -> Expectation:
     if entry.kind == "return-code":
         return Expectation(entry.http_status, entry.code, entry.message)
     return entry.expect
-
-
-@pytest.fixture(scope="module")
-def provider():
-    running = start(dialects=[DIALECT])
-    yield running
-    running.stop()
 
 
 class Account:
