@@ -357,6 +357,17 @@ def _huawei_query(query: str) -> str:
     return "&".join(f"{quote(n, safe='~')}={quote(v, safe='~')}" for n, v in pairs)
 
 
+def _canonical_headers(headers: Mapping[str, str], signed: list[str]) -> str:
+    """The signed headers as `name:value` lines (both SDK-HMAC and JDCLOUD3 sign them so)."""
+    lines = []
+    for name in signed:
+        value = _get(headers, name)
+        if value is None:
+            raise AuthError("missing", f"signed header {name!r} is absent")
+        lines.append(f"{name}:{_wire_text(value).strip()}\n")
+    return "".join(lines)
+
+
 def _huawei_signature(
     secret: str,
     method: str,
@@ -367,18 +378,12 @@ def _huawei_signature(
     body: bytes,
     date: str,
 ) -> str:
-    lines = []
-    for name in signed:
-        value = _get(headers, name)
-        if value is None:
-            raise AuthError("missing", f"signed header {name!r} is absent")
-        lines.append(f"{name}:{_wire_text(value).strip()}")
     if not body:
         payload = _EMPTY_SHA256
     else:
         payload = _get(headers, "x-sdk-content-sha256") or _sha256_hex(body)
     canonical = "\n".join(
-        [method.upper(), _huawei_uri(path), _huawei_query(query), "\n".join(lines) + "\n", ";".join(signed), payload]
+        [method.upper(), _huawei_uri(path), _huawei_query(query), _canonical_headers(headers, signed), ";".join(signed), payload]
     )
     to_sign = f"{HUAWEI_ALGORITHM}\n{date}\n{_sha256_hex(canonical.encode('utf-8'))}"
     return hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -510,14 +515,8 @@ def _jdcloud_signature(
     region: str,
     service: str,
 ) -> str:
-    lines = []
-    for name in signed:
-        value = _get(headers, name)
-        if value is None:
-            raise AuthError("missing", f"signed header {name!r} is absent")
-        lines.append(f"{name}:{_wire_text(value).strip()}")
     canonical = "\n".join(
-        [method.upper(), _jdcloud_uri(path), _jdcloud_query(query), "\n".join(lines) + "\n", ";".join(signed), _sha256_hex(body)]
+        [method.upper(), _jdcloud_uri(path), _jdcloud_query(query), _canonical_headers(headers, signed), ";".join(signed), _sha256_hex(body)]
     )
     scope = f"{date[:8]}/{region}/{service}/{JDCLOUD_TERMINATOR}"
     to_sign = f"{JDCLOUD_ALGORITHM}\n{date}\n{scope}\n{_sha256_hex(canonical.encode('utf-8'))}"

@@ -1,0 +1,69 @@
+"""Fuzzing createWholeImage from the contract (see imagecert.fuzz).
+
+What only this dialect knows: a full-ECS image names its source in the body —
+`instance_id` (an ECS that is running, nothing in progress) or `backup_id` (an
+available CSBS backup never imaged before) — and the image it makes is read through
+the job (showJob: SUCCESS with entities.image_id), then Glance (active, and a
+full-ECS image).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from imagecert.checks import check, expect_success
+from imagecert.contracts import load_contract
+from imagecert.fuzz import Fill, Fuzzer, Lifecycle
+
+SCHEMAS = load_contract("huawei-ims")["components"]["schemas"]
+JOB_STATES = SCHEMAS["Job"]["properties"]["status"]["x-imagecert-states"]
+IMAGE_STATES = SCHEMAS["Image"]["properties"]["status"]["x-imagecert-states"]
+
+
+def image_of(world, created) -> str:
+    job_id = created.json()["job_id"]
+    job = expect_success(world.api, world.api.call("showJob", path={"job_id": job_id}), "IMS-B002")
+    check(world.api, "IMS-B002", job.get("status") not in JOB_STATES["pending"],
+          f"the job is {job.get('status')!r} after the jobs were settled")
+    check(world.api, "IMS-B003",
+          job.get("status") == JOB_STATES["succeeded"] and bool((job.get("entities") or {}).get("image_id")),
+          f"a settled job of a valid request ends {JOB_STATES['succeeded']} with entities.image_id, not {job}")
+    return job["entities"]["image_id"]
+
+
+FUZZ = Fuzzer(
+    "huawei-ims",
+    fills=[
+        Fill("body", "instance_id", lambda world: world.make("instance", role="instance.running", status="ACTIVE")),
+        Fill("body", "backup_id", lambda world: world.make("backup", role="backup.available", status="available")),
+    ],
+    malformed_rule="IMS-C028",
+    empty_body_rule="IMS-C029",
+    lifecycle=Lifecycle(
+        image_of=image_of,
+        read=lambda world, image_id: world.api.call("glanceShowImage", path={"image_id": image_id}),
+        # usable, and a full-ECS image (IMS-B004: the boolean or its string)
+        ready=lambda image: image.get("status") == IMAGE_STATES["usable"]
+        and str(image.get("__whole_image")).lower() == "true",
+    ),
+)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids())
+def test_contract_examples_and_every_limit_just_under_at_and_over(world, request):
+    FUZZ.check_examples_and_boundaries(world, request.node)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids())
+def test_generated_valid_requests_are_accepted(world, request):
+    FUZZ.check_valid_requests(world, request.node)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids())
+def test_generated_invalid_requests_are_refused_as_documented(world, request):
+    FUZZ.check_invalid_requests(world, request.node)
+
+
+@pytest.mark.constraint("IMS-B001", "IMS-B002", "IMS-B003", "IMS-B004", "IMS-B006")
+def test_made_images_end_active_read_and_delete(world, request):
+    FUZZ.check_lifecycle(world, request.node)

@@ -1,0 +1,105 @@
+"""Fuzzing the createImage server action from the contract (see imagecert.fuzz).
+
+Nova puts every server action on one path; the contract's fragment describes only
+`createImage`, so the fuzzer generates only createImage bodies. What only this
+dialect knows: the path's server_id names an ACTIVE server; every request asks for
+the microversion from which a 202 names its image in the body; name and metadata
+keys are limited in UTF-8 bytes, which JSON Schema (counting characters) cannot say.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from imagecert.checks import check
+from imagecert.contracts import load_contract, request_schema, resolve
+from imagecert.fuzz import CatalogRule, Fill, Fuzzer, Lifecycle
+
+DIALECT = "huawei-nova"
+CONTRACT = load_contract(DIALECT)
+IMAGE_ID_VERSION = str(CONTRACT["info"]["x-imagecert-microversions"]["image_id_from"])
+MADE = CONTRACT["components"]["schemas"]["Image"]["properties"]["status"]["x-imagecert-states"]["made"]
+FIELDS = resolve(DIALECT, resolve(DIALECT, request_schema(DIALECT, "createImage"))["properties"]["createImage"])["properties"]
+NAME_MAX_BYTES = FIELDS["name"]["x-imagecert-max-bytes"]
+KEY_MAX_BYTES = FIELDS["metadata"]["x-imagecert-key-max-bytes"]
+
+
+def _create_image(body):
+    spec = (body or {}).get("createImage") if isinstance(body, dict) else None
+    return spec if isinstance(spec, dict) else {}
+
+
+def name_too_long_in_bytes(body) -> bool:
+    name = _create_image(body).get("name")
+    return isinstance(name, str) and len(name.encode("utf-8")) > NAME_MAX_BYTES
+
+
+def metadata_key_too_long_in_bytes(body) -> bool:
+    metadata = _create_image(body).get("metadata")
+    return isinstance(metadata, dict) and any(len(k.encode("utf-8")) > KEY_MAX_BYTES for k in metadata)
+
+
+WIDE = "中"  # one character, three UTF-8 bytes: tells a byte limit from a character limit
+
+
+def at_and_over_in_bytes(limit: int) -> list[str]:
+    """A text of exactly `limit` UTF-8 bytes and one of `limit + 1`, both far under
+    `limit` characters."""
+    wide = limit // len(WIDE.encode("utf-8"))
+    at = WIDE * wide + "a" * (limit - len((WIDE * wide).encode("utf-8")))
+    return [at, at + "a"]
+
+
+def names_at_the_byte_limit(example) -> list:
+    spec = _create_image(example)
+    return [{"createImage": {**spec, "name": name}} for name in at_and_over_in_bytes(NAME_MAX_BYTES)] if spec else []
+
+
+def metadata_keys_at_the_byte_limit(example) -> list:
+    spec = _create_image(example)
+    return [{"createImage": {**spec, "metadata": {key: "v"}}} for key in at_and_over_in_bytes(KEY_MAX_BYTES)] \
+        if spec else []
+
+
+def image_of(world, created) -> str:
+    image_id = (created.json() or {}).get("image_id")
+    check(world.api, "NOVA-P007", bool(image_id), f"a 202 at {IMAGE_ID_VERSION} names image_id, not {created.text[:200]}")
+    return image_id
+
+
+FUZZ = Fuzzer(
+    DIALECT,
+    fills=[
+        Fill("path", "server_id", lambda world: world.make("instance", role="instance.running", status="ACTIVE")),
+        Fill("header", "X-OpenStack-Nova-API-Version", lambda world: IMAGE_ID_VERSION),
+        Fill("header", "OpenStack-API-Version", lambda world: f"compute {IMAGE_ID_VERSION}"),
+    ],
+    rules=[CatalogRule("NOVA-D001", name_too_long_in_bytes, names_at_the_byte_limit),
+           CatalogRule("NOVA-D002", metadata_key_too_long_in_bytes, metadata_keys_at_the_byte_limit)],
+    malformed_rule="NOVA-P003",
+    lifecycle=Lifecycle(
+        image_of=image_of,
+        read=lambda world, image_id: world.api.call("showImage", path={"image_id": image_id}),
+        ready=lambda body: (body.get("image") or {}).get("status") == MADE,
+    ),
+)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids())
+def test_contract_examples_and_every_limit_just_under_at_and_over(world, request):
+    FUZZ.check_examples_and_boundaries(world, request.node)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids(), *FUZZ.catalog_rule_ids())
+def test_generated_valid_requests_are_accepted(world, request):
+    FUZZ.check_valid_requests(world, request.node)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids())
+def test_generated_invalid_requests_are_refused_as_documented(world, request):
+    FUZZ.check_invalid_requests(world, request.node)
+
+
+@pytest.mark.constraint("NOVA-B001", "NOVA-P007")
+def test_made_images_become_active_read_and_delete(world, request):
+    FUZZ.check_lifecycle(world, request.node)

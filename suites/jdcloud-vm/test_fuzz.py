@@ -1,0 +1,81 @@
+"""Fuzzing createImage from the contract (see imagecert.fuzz).
+
+What only this dialect knows: the path's instanceId names a running instance with
+nothing in progress; a data disk's cloudDiskSpec.snapshotId names an available
+snapshot of the smallest documented disk size (so every documented size fits it); a
+deviceName named twice is refused (JD-R007, which JSON Schema cannot say); the image
+made is followed through describeImage until it is ready.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from imagecert.checks import check
+from imagecert.contracts import resolve
+from imagecert.fuzz import CatalogRule, Fill, Fuzzer, Lifecycle
+
+DIALECT = "jdcloud-vm"
+SMALLEST_DISK_GB = resolve(DIALECT, {"$ref": "#/components/schemas/DiskSpec"})["properties"]["diskSizeGB"]["minimum"]
+READY = resolve(DIALECT, {"$ref": "#/components/schemas/Image"})["properties"]["status"]["x-imagecert-states"]["done"]
+
+
+def names_a_device_twice(body) -> bool:
+    """JD-R007: uniqueness of one field across array items is beyond JSON Schema."""
+    devices = [disk.get("deviceName") for disk in (body or {}).get("dataDisks") or [] if isinstance(disk, dict)]
+    named = [device for device in devices if device]
+    return len(named) != len(set(named))
+
+
+def device_named_twice(example) -> list:
+    """The example with its second data disk renamed as its first."""
+    disks = [d for d in (example or {}).get("dataDisks") or [] if isinstance(d, dict) and d.get("deviceName")]
+    if len(disks) < 2:
+        return []
+    disks[1]["deviceName"] = disks[0]["deviceName"]
+    return [example]
+
+
+def image_of(world, created) -> str:
+    image_id = (created.json().get("result") or {}).get("imageId")
+    check(world.api, "JD-B001", bool(image_id), f"an accepted createImage answers result.imageId, not {created.text[:200]}")
+    return image_id
+
+
+def read(world, image_id):
+    return world.api.call("describeImage", path={"imageId": image_id})
+
+
+FUZZ = Fuzzer(
+    DIALECT,
+    fills=[
+        Fill("path", "instanceId", lambda world: world.make("instance", role="instance.running", status="running")),
+        Fill("body", "dataDisks.*.cloudDiskSpec.snapshotId",
+             lambda world: world.make("snapshot", role="snapshot.available", status="available",
+                                      size_gb=SMALLEST_DISK_GB)),
+    ],
+    rules=[CatalogRule("JD-R007", names_a_device_twice, device_named_twice)],
+    malformed_rule="JD-C012",
+    lifecycle=Lifecycle(image_of=image_of, read=read,
+                        ready=lambda body: ((body.get("result") or {}).get("image") or {}).get("status") == READY),
+)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids())
+def test_contract_examples_and_every_limit_just_under_at_and_over(world, request):
+    FUZZ.check_examples_and_boundaries(world, request.node)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids(), *FUZZ.catalog_rule_ids())
+def test_generated_valid_requests_are_accepted(world, request):
+    FUZZ.check_valid_requests(world, request.node)
+
+
+@pytest.mark.constraint(*FUZZ.schema_rule_ids())
+def test_generated_invalid_requests_are_refused_as_documented(world, request):
+    FUZZ.check_invalid_requests(world, request.node)
+
+
+@pytest.mark.constraint("JD-B001")
+def test_made_images_become_ready_read_and_delete(world, request):
+    FUZZ.check_lifecycle(world, request.node)

@@ -1,0 +1,174 @@
+"""Fuzzing finds what it promises (issue 5): run alone against a reference provider
+broken on purpose — a rule widened (a 33-character JD name accepted), narrowed (a valid
+body refused), answered with the wrong status or code, an image that never ends — the
+fuzz suite of that dialect fails, prints each failure with its seed and a redacted
+curl line, and records it for the report; against the sound provider it passes.
+
+Each run is pytest in-process on `suites/<dialect>/test_fuzz.py`, with the plugin's
+embedded provider and the CI hypothesis profile (derandomized, so these never flake).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from imagecert.contracts import DIALECTS, load_catalog
+from imagecert.provider.defects import all_defects
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+NESTED = ["-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=short", "--no-header"]
+BOUNDARIES = "test_contract_examples_and_every_limit_just_under_at_and_over"
+VALID = "test_generated_valid_requests_are_accepted"
+INVALID = "test_generated_invalid_requests_are_refused_as_documented"
+LIFECYCLE = {
+    "huawei-ims": "test_made_images_end_active_read_and_delete",
+    "huawei-nova": "test_made_images_become_active_read_and_delete",
+    "jdcloud-vm": "test_made_images_become_ready_read_and_delete",
+    "apsara-ecs": "test_made_images_become_available_read_and_delete",
+}
+
+# (dialect, defect, the one fuzz test that must catch it)
+CAUGHT = [
+    ("jdcloud-vm", "JD-P003:unchecked", BOUNDARIES),         # widened: a 33-character name accepted
+    ("jdcloud-vm", "JD-R007:unchecked", BOUNDARIES),         # beyond JSON Schema: a device named twice accepted
+    ("jdcloud-vm", "JD-B001:never-ready", LIFECYCLE["jdcloud-vm"]),
+    ("huawei-ims", "IMS-C021:wrong-code", BOUNDARIES),       # a 129-character name refused with another IMG code
+    ("huawei-ims", "IMS:enterprise-project-refused", VALID),  # narrowed: a documented field refused
+    ("huawei-ims", "IMS:job-never-ends", LIFECYCLE["huawei-ims"]),
+    ("huawei-nova", "NOVA-D001:unchecked", BOUNDARIES),      # bytes, not characters: a 243-byte name accepted
+    ("huawei-nova", "NOVA-D005:unchecked", BOUNDARIES),      # widened: a name ending in whitespace accepted
+    ("huawei-nova", "NOVA-P004:wrong-status", INVALID),
+    ("huawei-nova", "NOVA-P007:no-image-id", LIFECYCLE["huawei-nova"]),
+    ("apsara-ecs", "APS-P013:unchecked", BOUNDARIES),        # widened: an ImageName over its limit accepted
+    ("apsara-ecs", "APS-P015:unchecked", BOUNDARIES),        # beyond JSON Schema: a disk smaller than its snapshot
+    ("apsara-ecs", "APS:lower-case-region-refused", VALID),  # narrowed: the documented regionId twin refused
+    ("apsara-ecs", "APS:delete-keeps-image", LIFECYCLE["apsara-ecs"]),
+]
+
+
+class Outcomes:
+    def __init__(self) -> None:
+        self.failed: dict[str, str] = {}
+        self.passed: list[str] = []
+        self.fuzz: dict[str, dict] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == "imagecert_fuzz":
+                self.fuzz[report.nodeid] = value
+        if report.failed:
+            self.failed[report.nodeid] = report.longreprtext
+        elif report.passed and report.when == "call":
+            self.passed.append(report.nodeid)
+
+
+def fuzz(paths: list[str], *options: str) -> Outcomes:
+    outcomes = Outcomes()
+    pytest.main(paths + [*options, *NESTED], plugins=[outcomes])
+    return outcomes
+
+
+def test_every_defect_named_here_exists():
+    known = {d.id for d in all_defects()}
+    assert not [d for _, d, _ in CAUGHT if d not in known]
+
+
+@pytest.mark.parametrize(("dialect", "defect", "test"), CAUGHT, ids=[d for _, d, _ in CAUGHT])
+def test_the_fuzz_suite_alone_finds_the_defect(dialect, defect, test, tmp_path):
+    outcomes = fuzz([f"{SUITES / dialect / 'test_fuzz.py'}::{test}"], "--imagecert-defect", defect,
+                    "--report-dir", str(tmp_path))
+    assert outcomes.failed, f"fuzzing did not notice {defect}: {outcomes.passed} passed"
+    text = next(iter(outcomes.failed.values()))
+    assert "seed" in text and "curl -X" in text, "a fuzz failure must show its seed and a curl line"
+    recorded = json.loads((tmp_path / dialect / "compliance.json").read_text("utf-8"))["fuzz"]
+    assert recorded["examples"] > 0 and recorded["failures"], "the report keeps the fuzz failures"
+    assert all(f["problems"] and "seed" in f for f in recorded["failures"])
+    assert any(f["curl"].startswith("curl -X") for f in recorded["failures"])
+
+
+def test_a_failure_shows_no_secret(tmp_path):
+    from imagecert.provider import server
+
+    running = server.start(dialects=["jdcloud-vm"], defects=["JD-P003:unchecked"])
+    try:
+        secret = running.targets()["jdcloud-vm"]["auth"]["secret_key"]
+        running.write_targets(tmp_path)
+        outcomes = fuzz([f"{SUITES / 'jdcloud-vm' / 'test_fuzz.py'}::{BOUNDARIES}"],
+                        "--target", str(tmp_path / "jdcloud-vm.toml"))
+    finally:
+        running.stop()
+    text = next(iter(outcomes.failed.values()))
+    assert "<redacted>" in text and secret not in text
+
+
+def test_the_sound_provider_passes_every_fuzz_suite(tmp_path):
+    outcomes = fuzz([str(SUITES / d / "test_fuzz.py") for d in DIALECTS], "--fuzz-examples", "5",
+                    "--report-dir", str(tmp_path))
+    assert not outcomes.failed, "\n".join(outcomes.failed.values())[:3000]
+    assert len(outcomes.passed) == 4 * len(DIALECTS)
+    for dialect in DIALECTS:
+        recorded = json.loads((tmp_path / dialect / "compliance.json").read_text("utf-8"))["fuzz"]
+        assert recorded["examples"] > 0 and recorded["failures"] == []
+
+
+def test_the_seed_decides_the_requests(monkeypatch):
+    """--hypothesis-seed N sends the same generated requests again (the reproduction promise)."""
+    from hypothesis import core
+
+    from imagecert.client import ApiClient
+
+    sent: list[bytes] = []
+    send = ApiClient.send
+
+    def recording(self, method, url, **kwargs):
+        response = send(self, method, url, **kwargs)
+        if url.endswith("/action"):
+            sent.append(response.request.body)
+        return response
+
+    monkeypatch.setattr(ApiClient, "send", recording)
+    forced = core.global_force_seed  # hypothesis' plugin sets it for the process and never resets it
+    bodies = []
+    try:
+        for _ in range(2):
+            sent.clear()
+            run = fuzz([f"{SUITES / 'huawei-nova' / 'test_fuzz.py'}::{INVALID}"], "--hypothesis-seed", "7",
+                       "--fuzz-examples", "5")
+            bodies.append(list(sent))
+            assert [value["seed"] for value in run.fuzz.values()] == [7]
+    finally:
+        core.global_force_seed = forced
+    assert bodies[0] and bodies[0] == bodies[1]
+
+
+def test_fuzz_marks_name_catalog_rules():
+    """The ids a fuzz test carries come from the contract's x-constraint marks: all real."""
+    from imagecert.fuzz import Fuzzer
+
+    for dialect in DIALECTS:
+        ids = Fuzzer(dialect).schema_rule_ids()
+        assert ids and set(ids) <= set(load_catalog(dialect).by_id), dialect
+
+
+def test_an_armed_5xx_is_a_failure():
+    """Never a 5xx: a target that answers 500 fails fuzzing even where 500 is documented."""
+    from imagecert.fuzz import Fuzzer
+    from imagecert.provider import server
+    from imagecert.target import parse_target
+    from imagecert.world import World
+
+    running = server.start(dialects=["jdcloud-vm"])
+    try:
+        world = World(parse_target(running.targets()["jdcloud-vm"]))
+        world.fault("createImage", 500, count=1000)
+        node = SimpleNamespace(name="fault", user_properties=[],
+                               config=SimpleNamespace(getoption=lambda name, default=None: 3))
+        with pytest.raises(pytest.fail.Exception, match="500"):
+            Fuzzer("jdcloud-vm").check_invalid_requests(world, node)
+    finally:
+        running.stop()
+    assert node.user_properties[0][1]["failures"]
