@@ -95,7 +95,9 @@ class Provider:
             return self._plain_refusal(owner, "not_found_rule", f"no such path: {path}")
         allowed = [(r, m) for r, m in candidates if r.operation.method == request.method]
         if not allowed:
-            return self._plain_refusal(owner, "method_rule", f"{request.method} is not allowed on {path}")
+            refusal = self._plain_refusal(owner, "method_rule", f"{request.method} is not allowed on {path}")
+            refusal.headers["Allow"] = ", ".join(sorted({r.operation.method for r, _ in candidates}))  # RFC 9110
+            return refusal
 
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
