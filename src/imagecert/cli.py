@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from imagecert import __version__
-from imagecert.certify import EXIT_CANNOT_RUN, EXIT_CERTIFIED, CannotRun
+from imagecert.certify import EXIT_CANNOT_RUN, EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, CannotRun
 
 
 def _certify(args: argparse.Namespace) -> int:
@@ -28,6 +28,21 @@ def _merge(args: argparse.Namespace) -> int:
     for dialect, path in sorted(written.items()):
         print(f"{dialect}: {path}")
     return EXIT_CERTIFIED
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from imagecert.certify import check_targets
+    from imagecert.replay import replay
+
+    if not Path(args.cassettes).is_dir():
+        raise CannotRun(f"no such cassette folder: {args.cassettes}")
+    (target,) = check_targets([args.target], [])  # a bad file or an unreachable endpoint: exit 2
+    results = replay(Path(args.cassettes), target, Path(args.report_dir))
+    if not results:
+        raise CannotRun(f"no cassette of {target.dialect} under {args.cassettes}")
+    if all(r.not_replayable for r in results):
+        raise CannotRun(f"no cassette could be replayed against {target.name}: {results[0].not_replayable}")
+    return EXIT_NOT_CERTIFIED if any(r.differences for r in results) else EXIT_CERTIFIED
 
 
 def _mock(args: argparse.Namespace) -> int:
@@ -89,6 +104,13 @@ def parser() -> argparse.ArgumentParser:
                          help="certification profile (default core; see contracts/profiles.yaml)")
     certify.add_argument("--ims-document", choices=("zh", "en"), default=None,
                          help="where the zh and en IMS documents disagree, hold huawei-ims to this one")
+    cassettes = certify.add_mutually_exclusive_group()
+    cassettes.add_argument("--record", action="store_true",
+                           help="record every HTTP interaction into cassettes (one per suite test)")
+    cassettes.add_argument("--replay", action="store_true",
+                           help="certify the recorded cassettes offline: no provider, no network")
+    certify.add_argument("--cassette-dir", default=None, metavar="DIR",
+                         help="where cassettes are recorded and replayed from (default cassettes/)")
     certify.set_defaults(run=_certify)
 
     report = commands.add_parser("report", help="work with compliance reports")
@@ -108,6 +130,14 @@ def parser() -> argparse.ArgumentParser:
     mock.add_argument("--job-seconds", type=float, default=2.0, metavar="S",
                       help="how long an asynchronous job runs before it ends by itself (default 2)")
     mock.set_defaults(run=_mock)
+
+    replay = commands.add_parser("replay", help="send recorded requests to a target and report every difference")
+    replay.add_argument("--cassettes", required=True, metavar="DIR",
+                        help="the cassettes folder (or one dialect's folder in it)")
+    replay.add_argument("--target", required=True, metavar="FILE", help="target file of the endpoint to compare")
+    replay.add_argument("--report-dir", default="reports", metavar="DIR",
+                        help="where the compliance report and replay.json go (default reports/)")
+    replay.set_defaults(run=_replay)
     return top
 
 
