@@ -76,7 +76,7 @@ def test_a_broken_provider_is_exit_1_and_the_report_names_the_rule(tmp_path, cap
     target = running.write_targets(tmp_path / "targets")[DIALECT]
     assert main(["certify", "--target", str(target), "--report-dir", str(tmp_path / "r")]) == 1
     out = capsys.readouterr().out
-    assert f"FAILED [" in out and "not certified" in out
+    assert "FAILED [" in out and "not certified" in out
     document = json.loads((tmp_path / "r" / DIALECT / "compliance.json").read_text("utf-8"))
     assert defect.rule in document["failed_required"] or any(
         row["id"] == defect.rule and row["result"] == "failed" for row in document["constraints"] + document["return_codes"])

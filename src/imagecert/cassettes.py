@@ -88,10 +88,6 @@ SECRET_HEADERS = signing.SECRET_HEADERS | {"cookie", "set-cookie"}  # a session 
 SECRET_QUERY_PARAMS = signing.SECRET_QUERY_PARAMS | {"accesskeyid"}
 VOLATILE_QUERY_PARAMS = frozenset({"signaturenonce", "timestamp"})
 # Body fields (compared lower-case, without `_` and `-`) whose values are credentials.
-SECRET_FIELDS = frozenset({
-    "accesskey", "secretkey", "token", "password", "secret", "accesskeysecret", "signature",
-    "accesskeyid", "securitytoken", "authtoken", "adminpass",
-})
 
 LARGE_BODY_CHARS = 16 * 1024
 MIN_SECRET_LENGTH = 8  # shorter credential values are replaced only where their field names them
@@ -326,17 +322,13 @@ def _redact_query_part(part: str) -> str:
 
 def _redact_form_part(part: str) -> str:
     name, sep, value = part.partition("=")
-    if sep and value and _field(unquote_plus(name)) in SECRET_FIELDS:
+    if sep and value and signing.is_secret_field(unquote_plus(name)):
         return f"{name}={quote(REDACTED)}"
     return part
 
 
-def _field(name: str) -> str:
-    return re.sub(r"[_-]", "", str(name)).lower()
-
-
 def _is_secret_field(key: Any, value: Any) -> bool:
-    return _field(key) in SECRET_FIELDS and isinstance(value, str) and bool(value)
+    return signing.is_secret_field(key) and isinstance(value, str) and bool(value)
 
 
 def _secret_values(node: Any) -> Iterator[str]:

@@ -129,7 +129,7 @@ def _fail(entry: Entry | None, problems: Iterable[str], exchanges: Iterable[Any]
     raise RuleViolation(head + "".join(f"  - {p}\n" for p in problems) + ("\n" + shown if shown else ""))
 
 
-def _exchanges(api: ApiClient | None, response: requests.Response | None) -> list[Any]:
+def _exchanges(api: ApiClient | None) -> list[Any]:
     return api.exchanges[-2:] if api is not None else []
 
 
@@ -154,7 +154,7 @@ def expect_refusal(api: ApiClient, response: requests.Response, rule_id: str) ->
     if response.status_code == status:
         problems.extend(schema_problems(api.dialect, response))
     if problems:
-        _fail(entry, problems, _exchanges(api, response))
+        _fail(entry, problems, _exchanges(api))
     return body
 
 
@@ -172,7 +172,7 @@ def expect_success(api: ApiClient, response: requests.Response, rule_id: str | N
     if not problems:
         problems.extend(schema_problems(api.dialect, response))
     if problems:
-        _fail(entry, problems, _exchanges(api, response))
+        _fail(entry, problems, _exchanges(api))
     return _body(response) if response.content else None
 
 
@@ -181,7 +181,7 @@ def check(api: ApiClient | None, rule_id: str, ok: bool, problem: str, dialect: 
     if ok:
         return
     entry = load_catalog(dialect or api.dialect)[rule_id]
-    _fail(entry, [problem], _exchanges(api, None))
+    _fail(entry, [problem], _exchanges(api))
 
 
 def show(body: Any) -> str:

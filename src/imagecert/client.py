@@ -135,9 +135,6 @@ class ApiClient:
         )
 
 
-SECRET_BODY_KEYS = ("access_key", "secret_key", "token", "password", "secret", "accesskeysecret", "signature")
-
-
 def redact_body(text: str) -> str:
     """A JSON or form body with the values of credential-like keys replaced."""
     try:
@@ -147,7 +144,7 @@ def redact_body(text: str) -> str:
 
     def clean(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: (signing.REDACTED if str(k).lower() in SECRET_BODY_KEYS else clean(v)) for k, v in node.items()}
+            return {k: (signing.REDACTED if signing.is_secret_field(k) else clean(v)) for k, v in node.items()}
         if isinstance(node, list):
             return [clean(v) for v in node]
         return node

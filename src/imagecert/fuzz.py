@@ -497,10 +497,10 @@ class Fuzzer:
             for case in self._contract_examples():
                 example = deepcopy(case.body)
                 self._exercise_case(world, case, "examples", run, shared)
-                for rule in self.rules:
-                    for probe in rule.probes(deepcopy(example)):
+                for catalog_rule in self.rules:  # `rule` is hypothesis' stateful decorator here
+                    for probe in catalog_rule.probes(deepcopy(example)):
                         probe_case = self.st_operation.Case(body=probe, media_type=case.media_type, path_parameters={})
-                        self._exercise_case(world, probe_case, f"catalog {rule.rule_id}", run, shared)
+                        self._exercise_case(world, probe_case, f"catalog {catalog_rule.rule_id}", run, shared)
             schema = load_schema(self.dialect)
             op = self.st_operation
             config = schema.config.generation_for(operation=op, phase="coverage")

@@ -81,6 +81,8 @@ __all__ = [
     "SCHEMES",
     "SECRET_HEADERS",
     "SECRET_QUERY_PARAMS",
+    "SECRET_BODY_FIELDS",
+    "is_secret_field",
     "AuthError",
     "WireRequest",
     "client_auth",
@@ -116,7 +118,19 @@ SECRET_HEADERS = frozenset(
 #: Alibaba RPC style signs in the query). Compare with ``name.lower()``.
 SECRET_QUERY_PARAMS = frozenset({"signature", "securitytoken", "accesskeysecret", "x-auth-token", "token"})
 
+#: Body field names whose values are credentials, compared by :func:`is_secret_field`
+#: (case, ``_`` and ``-`` ignored: ``access_key``, ``AccessKeyId``, ``secret-key`` …).
+SECRET_BODY_FIELDS = frozenset({
+    "accesskey", "secretkey", "token", "password", "secret", "accesskeysecret", "signature",
+    "accesskeyid", "securitytoken", "authtoken", "adminpass",
+})
+
 REDACTED = "<redacted>"
+
+
+def is_secret_field(name: object) -> bool:
+    """Whether a body field of this name carries a credential."""
+    return re.sub(r"[_-]", "", str(name)).lower() in SECRET_BODY_FIELDS
 
 #: Reasons an :class:`AuthError` carries.
 REASONS = ("missing", "malformed", "unknown-key", "bad-signature", "stale")

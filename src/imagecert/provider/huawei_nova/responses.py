@@ -185,7 +185,7 @@ class HuaweiNovaDialect(Dialect):
             # a lone surrogate ("\ud800") parses but is no text: it could never be stored or shown
             json.dumps(data, ensure_ascii=False).encode("utf-8")
             return data
-        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
+        except ValueError:  # Call.json() says ValueError for nesting deeper than the parser goes too
             self.rules.require(MALFORMED, False, message="Malformed request body")
             return None
 
