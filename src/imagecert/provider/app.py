@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -99,7 +100,7 @@ class Provider:
             refusal.headers["Allow"] = ", ".join(sorted({r.operation.method for r, _ in candidates}))  # RFC 9110
             return refusal
 
-        body = await request.body()
+        body = await self._read_body(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
         wire = signing.WireRequest(
             method=request.method,
@@ -108,15 +109,33 @@ class Provider:
             headers=headers,
             body=body,
         )
+        # Verifying, validating and handling are CPU work: in a worker thread, so that one
+        # heavy request does not hold up every other connection of the event loop.
+        return await run_in_threadpool(self._answer, request, allowed, wire)
+
+    async def _read_body(self, request: Request) -> bytes:
+        """The body, read no further than one byte past the limit (the refusal needs no more)."""
+        limit = self.settings.max_body_bytes
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+        return b"".join(chunks)
+
+    def _answer(self, request: Request, allowed, wire: signing.WireRequest) -> Response:
         route, match, tenant, failure = self._authenticate(allowed, wire)
         dialect = route.dialect
-        call = Call(route.operation, tenant, match.groupdict(), dict(request.query_params), headers, body)  # type: ignore[arg-type]
+        call = Call(route.operation, tenant, match.groupdict(), dict(request.query_params), wire.headers, wire.body)  # type: ignore[arg-type]
+        body = wire.body
         try:
+            # first: a body cut short at the limit cannot match its signature
+            if len(body) > self.settings.max_body_bytes:
+                raise ProviderError(dialect.malformed_rule, message="The request body is too large.")
             if failure is not None:
                 raise ProviderError(dialect.unauthorized_rule, message=f"Authentication failed: {failure}")
             self._authorize(dialect, call)
-            if len(body) > self.settings.max_body_bytes:
-                raise ProviderError(dialect.malformed_rule, message="The request body is too large.")
             status = self.store.take_fault(tenant.id, route.operation.operation_id)
             if status is not None:
                 return self._fault(dialect, call, status)

