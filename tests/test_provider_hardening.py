@@ -106,3 +106,39 @@ def test_a_request_being_handled_does_not_hold_up_the_others(provider, worlds, m
     finally:
         release.set()
         held.join(timeout=30)
+
+
+# -- job retention ------------------------------------------------------------------------
+
+
+def test_finished_jobs_leave_the_pending_set_and_only_the_newest_stay_queryable():
+    running = start(dialects=["huawei-ims"], settings=Settings(job_seconds=600, finished_jobs_kept=2))
+    world = World(parse_target(running.targets()["huawei-ims"]))
+    try:
+        jobs = []
+        for n in range(3):
+            made = world.api.call("createWholeImage", json={"name": f"img-{n}", "instance_id": world.make("instance")})
+            assert made.status_code == 200, made.text
+            jobs.append(made.json()["job_id"])
+        assert len(running.provider.store.jobs) == 3
+        world.settle()
+        assert running.provider.store.jobs == {}
+        oldest, *newest = (world.api.call("showJob", path={"job_id": j}) for j in jobs)
+        assert [a.json()["status"] for a in newest] == ["SUCCESS", "SUCCESS"]
+        assert oldest.status_code == documented("huawei-ims", "IMS-B008")[0], oldest.text
+    finally:
+        world.close()
+        running.stop()
+
+
+def test_create_and_delete_cycles_leave_no_job_behind(provider, worlds):
+    world = worlds("jdcloud-vm")
+    instance = world.make("instance", role="instance.running")
+    for n in range(5):
+        made = world.api.call("createImage", path={"instanceId": instance}, json={"name": f"cycle-{n}"})
+        assert made.status_code == 200, made.text
+        world.settle()
+        deleted = world.api.call("deleteImage", path={"imageId": made.json()["result"]["imageId"]})
+        assert deleted.status_code == 200, deleted.text
+    pending = [j for j in provider.provider.store.jobs.values() if j.tenant_id == world.tenant_id]
+    assert pending == []

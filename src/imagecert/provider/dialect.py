@@ -34,6 +34,7 @@ class Settings:
     # stays cheap; every contract's valid forms hold far fewer (Apsara's CreateImage at most
     # its parameters plus 20 Tag.N and 20 DiskDeviceMapping.N, each four fields).
     max_form_fields: int = 1000
+    finished_jobs_kept: int = 1000  # per tenant, for a job query (IMS) after the job ended
 
 
 @dataclass

@@ -76,7 +76,6 @@ class Job:
     tenant_id: str
     due: float
     finish: Callable[[bool], None]  # called once, under the store lock, with success or not
-    done: bool = False
 
 
 class Store:
@@ -85,8 +84,9 @@ class Store:
         self.tenants: dict[str, Tenant] = {}
         self.resources: dict[str, Resource] = {}
         self.faults: list[Fault] = []
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job] = {}  # pending only: a job leaves when it ends
         self._by_key: dict[str, str] = {}  # access key or token -> tenant id
+        self.tenant_removed: list[Callable[[str], None]] = []  # models that keep state of their own
 
     # tenants -----------------------------------------------------------
     def add_tenant(self, tenant: Tenant) -> Tenant:
@@ -116,6 +116,8 @@ class Store:
             self.faults = [f for f in self.faults if f.tenant_id != tenant_id]
             self.jobs = {k: j for k, j in self.jobs.items() if j.tenant_id != tenant_id}
             del self.tenants[tenant_id]
+            for forget in self.tenant_removed:
+                forget(tenant_id)
 
     # resources ---------------------------------------------------------
     def add(self, resource: Resource) -> Resource:
@@ -187,10 +189,10 @@ class Store:
         finished = 0
         with self.lock:
             for job in list(self.jobs.values()):
-                if job.done or (tenant_id and job.tenant_id != tenant_id):
+                if tenant_id and job.tenant_id != tenant_id:
                     continue
                 if everything or job.due <= moment:
-                    job.done = True
+                    del self.jobs[job.id]  # before finishing: a job ends once
                     job.finish(success if everything else True)
                     finished += 1
         return finished

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,11 +92,16 @@ class WholeImageJob:
 
 
 class HuaweiIms:
-    def __init__(self, store: Store, rules: Rules, job_seconds: float):
+    def __init__(self, store: Store, rules: Rules, job_seconds: float, finished_kept: int = 1000):
         self.store = store
         self.rules = rules
         self.job_seconds = job_seconds
         self.jobs: dict[str, WholeImageJob] = {}
+        # Finished jobs stay queryable, the newest `finished_kept` per tenant (the job query
+        # documents no retention); older ones are forgotten, so memory stays bounded.
+        self.finished_kept = finished_kept
+        self._finished: dict[str, deque[str]] = {}
+        store.tenant_removed.append(self._forget_tenant)
 
     # createWholeImage ------------------------------------------------------------
     def create_whole_image(self, tenant_id: str, request: WholeImageRequest) -> WholeImageJob:
@@ -170,7 +176,18 @@ class HuaweiIms:
             self.store.start_job(tenant_id, self.job_seconds, finish, job_id=job_id)
         return job
 
+    def _retire(self, job: WholeImageJob) -> None:
+        finished = self._finished.setdefault(job.tenant_id, deque())
+        finished.append(job.id)
+        while len(finished) > self.finished_kept:
+            self.jobs.pop(finished.popleft(), None)
+
+    def _forget_tenant(self, tenant_id: str) -> None:
+        self._finished.pop(tenant_id, None)
+        self.jobs = {k: j for k, j in self.jobs.items() if j.tenant_id != tenant_id}
+
     def _finish(self, job: WholeImageJob, image: Resource, source: Resource, success: bool) -> None:
+        self._retire(job)
         broken = self._source_problem(source)
         job.ended = time.time()
         image.attributes["updated_at"] = job.ended
@@ -206,8 +223,7 @@ class HuaweiIms:
     def job(self, tenant_id: str, job_id: str, in_project: bool) -> WholeImageJob:
         """A job of the tenant, asked for under its own project id."""
         job = self.jobs.get(job_id)
-        # the store forgets a removed tenant's jobs: so does the query
-        if in_project and job is not None and job.tenant_id == tenant_id and job_id in self.store.jobs:
+        if in_project and job is not None and job.tenant_id == tenant_id:
             return job
         self.rules.require(JOB_NOT_FOUND, False, job_id)
         # the rule is switched off (a defect): a job nobody started, as a broken provider shows

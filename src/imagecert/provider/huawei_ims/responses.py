@@ -71,7 +71,7 @@ class HuaweiImsDialect(Dialect):
 
     def __init__(self, store, rules, settings):
         super().__init__(store, rules, settings)
-        self.model = HuaweiIms(store, rules, settings.job_seconds)
+        self.model = HuaweiIms(store, rules, settings.job_seconds, settings.finished_jobs_kept)
         # 错误码's English text for each code the catalog answers with
         self.documented_messages = {
             e.expect.code: e.expect.message
