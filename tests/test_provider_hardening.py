@@ -142,3 +142,48 @@ def test_create_and_delete_cycles_leave_no_job_behind(provider, worlds):
         assert deleted.status_code == 200, deleted.text
     pending = [j for j in provider.provider.store.jobs.values() if j.tenant_id == world.tenant_id]
     assert pending == []
+
+
+# -- replayed nonces ----------------------------------------------------------------------
+
+
+def send_twice(world: World, operation: str, **kwargs) -> tuple[requests.Response, requests.Response]:
+    """One signed request, sent as it is twice: a captured request replayed."""
+    method, url = world.api.url_for(operation, kwargs.pop("path", None))
+    prepared = requests.Request(method, url, auth=world.api.auth, **kwargs).prepare()
+    with requests.Session() as http:
+        return http.send(prepared.copy()), http.send(prepared.copy())
+
+
+@pytest.mark.parametrize("dialect, rule_id, nonce_header", [
+    ("jdcloud-vm", "JD-C013", "x-jdcloud-nonce"),
+    ("apsara-ecs", "APS-C005", "x-acs-signature-nonce"),
+])
+def test_a_replayed_nonce_is_refused_and_makes_nothing(worlds, dialect, rule_id, nonce_header):
+    world = worlds(dialect)
+    instance = world.make("instance", role="instance.running")
+    if dialect == "jdcloud-vm":
+        first, replay = send_twice(world, "createImage", path={"instanceId": instance}, json={"name": "once"},
+                                   headers={nonce_header: "nonce-replayed"})
+        code = jd_code(replay)
+    else:
+        form = {"RegionId": world.scope["region_id"], "InstanceId": instance, "ImageName": "once"}
+        first, replay = send_twice(world, "CreateImage", data=form, headers={nonce_header: "nonce-replayed"})
+        code = apsara_code(replay)
+    assert first.status_code == 200, first.text
+    assert code == documented(dialect, rule_id), replay.text
+    assert "nonce" in replay.text
+    assert len(world.resources("image")) == 1
+
+
+def test_an_apsara_query_nonce_is_good_once_and_per_access_key(worlds):
+    world = worlds("apsara-ecs")
+    query = {"RegionId": world.scope["region_id"], "SignatureNonce": "query-nonce"}
+    first, replay = send_twice(world, "DescribeImages", params=query, data={"RegionId": world.scope["region_id"]})
+    assert first.status_code == 200 and apsara_code(replay) == documented("apsara-ecs", "APS-C005"), replay.text
+    other = World(world.target)  # a tenant of its own, with its own access key
+    try:
+        theirs, _ = send_twice(other, "DescribeImages", params=query, data={"RegionId": other.scope["region_id"]})
+        assert theirs.status_code == 200, theirs.text  # another key's nonces are its own
+    finally:
+        other.close()

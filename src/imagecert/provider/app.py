@@ -12,6 +12,7 @@ import logging
 import random
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Iterable
 
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from imagecert import signing
 from imagecert.contracts import DIALECTS, Operation
 from imagecert.provider import control
 from imagecert.provider.dialect import Call, Dialect, Settings
+from imagecert.provider.nonces import Nonces, nonce_of
 from imagecert.provider.registry import dialect_classes
 from imagecert.provider.rules import Answer, ProviderError, Rules
 from imagecert.provider.store import Store, Tenant
@@ -61,6 +63,8 @@ class Provider:
         self.settings = settings or Settings()
         self.defects = frozenset(defects)
         self.store = Store()
+        self.window = timedelta(seconds=self.settings.signature_window_seconds)
+        self.nonces = Nonces(self.settings.signature_window_seconds)
         self.dialects: dict[str, Dialect] = {
             name: cls(self.store, Rules(name, self.defects), self.settings)
             for name, cls in dialect_classes(dialects).items()
@@ -155,16 +159,20 @@ class Provider:
             for scheme in dialect.schemes:
                 if not signing.presented(scheme, wire.headers):
                     continue
+                verified = True
                 try:
-                    key = signing.verify(scheme, wire, self._secret_for(dialect.name, scheme))
+                    key = signing.verify(scheme, wire, self._secret_for(dialect.name, scheme), max_skew=self.window)
                 except signing.AuthError as error:
                     if dialect.rules.on(f"{dialect.unauthorized_rule}:unchecked"):
-                        key = signing.claimed_key(scheme, wire.headers)
+                        key, verified = signing.claimed_key(scheme, wire.headers), False
                     else:
                         failure = error.reason
                         continue
                 tenant = self.store.tenant_by_key(key or "")
                 if tenant is not None and tenant.dialect == dialect.name:
+                    nonce = nonce_of(scheme, wire.headers, wire.query)
+                    if verified and nonce is not None and not self.nonces.first_use(key or "", nonce):
+                        return route, match, tenant, f"the signature nonce {nonce} was used already"
                     return route, match, tenant, None
                 failure = "unknown-key"
         route, match = allowed[0]

@@ -35,6 +35,8 @@ class Settings:
     # its parameters plus 20 Tag.N and 20 DiskDeviceMapping.N, each four fields).
     max_form_fields: int = 1000
     finished_jobs_kept: int = 1000  # per tenant, for a job query (IMS) after the job ended
+    # how far a request's signing date may be from the clock; a nonce is good once within it
+    signature_window_seconds: float = 15 * 60
 
 
 @dataclass
