@@ -187,3 +187,55 @@ def test_an_apsara_query_nonce_is_good_once_and_per_access_key(worlds):
         assert theirs.status_code == 200, theirs.text  # another key's nonces are its own
     finally:
         other.close()
+
+
+# -- bad control bodies -------------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("POST", "/tenants", nested(1000)),
+    ("POST", "/tenants", '{"dialect": "jdcloud-vm", "permissions": "\\ud800"}'),
+    ("POST", "/resources", '{"tenant_id": "TENANT", "kind": "instance", "attributes": {"deep": ' + nested(500) + "}}"),
+    ("POST", "/resources", '{"tenant_id": "TENANT", "kind": "instance", "attributes": {"name": "\\ud800"}}'),
+    ("POST", "/resources", '{"tenant_id": "TENANT", "kind": "instance", "attributes": {"\\udfff": 1}}'),
+    ("POST", "/resources", '{"tenant_id": "TENANT", "kind": "instance", "attributes": {"data_disks": "abc"}}'),
+    ("POST", "/resources", '{"tenant_id": "TENANT", "kind": "instance", "attributes": {"system_disk": [1]}}'),
+    ("POST", "/resources", '{"tenant_id": "TENANT", "kind": "instance", "attributes": {"data_disks": [{"size_gb": "x"}]}}'),
+    ("PATCH", "/resources/INSTANCE", '{"attributes": {"data_disks": "abc"}}'),
+    ("PATCH", "/resources/INSTANCE", '{"attributes": {"data_disks": [7]}}'),
+    ("PUT", "/tenants/TENANT/quotas", '{"images": "five"}'),
+    ("POST", "/faults", '{"tenant_id": "TENANT", "operation": "createImage", "status": [500]}'),
+    ("POST", "/jobs/settle", "{"),
+])
+def test_a_bad_control_body_is_a_400_with_a_reason_and_changes_nothing(provider, worlds, method, path, body):
+    world = worlds("jdcloud-vm")
+    instance = world.make("instance", role="instance.running")
+    before = requests.get(f"{provider.control_url}/resources", params={"tenant_id": world.tenant_id}).json()
+    path = path.replace("TENANT", world.tenant_id).replace("INSTANCE", instance)
+    body = body.replace("TENANT", world.tenant_id)
+    answer = requests.request(method, provider.control_url + path, data=body.encode(),
+                              headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]
+    after = requests.get(f"{provider.control_url}/resources", params={"tenant_id": world.tenant_id})
+    assert after.status_code == 200 and after.json() == before
+    # and the API still works on what is there
+    made = world.api.call("createImage", path={"instanceId": instance}, json={"name": "still-fine"})
+    assert made.status_code == 200, made.text
+
+
+@pytest.mark.parametrize("dialect, operation, body", [
+    ("jdcloud-vm", "createImage", lambda w, i: {"path": {"instanceId": i}, "json": {"name": "bare"}}),
+    ("huawei-ims", "createWholeImage", lambda w, i: {"json": {"name": "bare", "instance_id": i}}),
+    ("huawei-nova", "createImage", lambda w, i: {"path": {"server_id": i}, "json": {"createImage": {"name": "bare"}}}),
+    ("apsara-ecs", "CreateImage", lambda w, i: {"form": {"RegionId": w.scope["region_id"], "InstanceId": i}}),
+])
+def test_an_instance_with_bare_disks_is_answered_without_a_5xx(worlds, dialect, operation, body):
+    world = worlds(dialect)
+    instance = world.make("instance", system_disk={}, data_disks=[{}, {"category": "cloud"}])
+    answer = world.api.call(operation, **body(world, instance))
+    assert answer.status_code < 500, answer.text

@@ -52,11 +52,37 @@ async def _body(request: Request, path: str) -> dict[str, Any]:
         data = json.loads(raw or b"null")
     except ValueError as error:
         raise BadCall(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise BadCall(f"the body is nested deeper than {MAX_DEPTH} levels") from None
+    _storable(data)
     errors = sorted(_validator(path, request.method.lower()).iter_errors(data), key=lambda e: e.path)
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "body"
         raise BadCall(f"{where}: {errors[0].message}")
     return data
+
+
+MAX_DEPTH = 32  # far more than any resource needs; a deeper body is refused, never stored
+
+
+def _storable(data: Any) -> None:
+    """Refuse what the provider could not keep and answer again: a body nested deeper
+    than MAX_DEPTH, or text that is not Unicode (a lone surrogate such as "\\ud800")."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadCall(f"the body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            pending.extend((k, depth) for k in value)
+            pending.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            pending.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadCall("the body holds text that is not Unicode (a lone surrogate)") from None
 
 
 def routes(provider: "Provider") -> list[Route]:

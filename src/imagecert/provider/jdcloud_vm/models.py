@@ -145,7 +145,7 @@ class JdcloudVm:
             if disk.get("category") != "cloud" or disk.get("device") in named:
                 continue
             self._require_disk_ready(disk)
-            plans.append(DiskPlan(disk["device"], disk.get("disk_type"), disk.get("size_gb"), True, None, {}))
+            plans.append(DiskPlan(disk.get("device"), disk.get("disk_type"), disk.get("size_gb"), True, None, {}))
         by_device = {d.get("device"): d for d in attached}
         for spec in asked:
             if spec.get("noDevice"):
