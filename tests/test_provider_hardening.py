@@ -239,3 +239,30 @@ def test_an_instance_with_bare_disks_is_answered_without_a_5xx(worlds, dialect, 
     instance = world.make("instance", system_disk={}, data_disks=[{}, {"category": "cloud"}])
     answer = world.api.call(operation, **body(world, instance))
     assert answer.status_code < 500, answer.text
+
+
+# -- a newline in the path ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect, path, rule_id, code_of", [
+    ("jdcloud-vm", "/v1/regions/REGION/images/a%0Ab", "JD-C010", jd_code),  # no such image
+    ("jdcloud-vm", "/v1/regions/REGION/images/a%0A", "JD-C010", jd_code),
+    ("apsara-ecs", "/apsara/route/Ecs/Describe%0AImages", "APS-C008", apsara_code),  # no such path
+])
+def test_a_newline_in_the_path_is_answered_in_the_dialects_error_body(worlds, dialect, path, rule_id, code_of):
+    world = worlds(dialect)
+    answer = world.api.send("GET", world.api.base_url + path.replace("REGION", world.scope["region_id"]))
+    assert answer.headers["content-type"].startswith("application/json"), answer.text
+    assert code_of(answer) == documented(dialect, rule_id), answer.text
+
+
+@pytest.mark.parametrize("path", ["/v1/cloudimages/a%0Ab", "/v2.1/a%0Ab/servers"])
+def test_a_newline_in_a_huawei_path_gets_a_json_refusal(provider, path):
+    answer = requests.get(provider.base_url + path)
+    assert 400 <= answer.status_code < 500 and answer.headers["content-type"].startswith("application/json"), answer.text
+    assert answer.json()
+
+
+def test_a_newline_in_a_control_path_gets_the_control_error_body(provider):
+    answer = requests.get(provider.control_url + "/resources/a%0Ab")
+    assert answer.status_code == 404 and answer.json()["error"], answer.text

@@ -54,7 +54,7 @@ def _pattern(template: str) -> re.Pattern[str]:
     regex = "".join(
         f"(?P<{p[1:-1]}>[^/]+?)" if p.startswith("{") else re.escape(p) for p in parts
     )
-    return re.compile(f"^{regex}/?$")
+    return re.compile(f"^{regex}/?\\Z")  # \Z: "$" would also match before a final newline
 
 
 class Provider:
@@ -85,12 +85,20 @@ class Provider:
 
     # the ASGI application ------------------------------------------------------
     def asgi(self) -> Starlette:
-        return Starlette(
+        app = Starlette(
             routes=[
                 Mount(CONTROL_PREFIX, routes=control.routes(self)),
                 Route("/{path:path}", self.dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
             ]
         )
+        # Starlette's path convertor stops at a newline (".../images/a%0Ab"): what no route
+        # matches is still answered in the dialect's error body, not Starlette's plain text.
+        app.router.default = self._unrouted
+        return app
+
+    async def _unrouted(self, scope, receive, send) -> None:
+        response = await self.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
         path = request.url.path
