@@ -64,6 +64,13 @@ def test_what_a_report_may_show_holds_no_secret(tmp_path, keys):
         (('mode        = "static"', 'mode = "control"'), "control_url must be an http(s) URL"),
         (('["i-1", "i-2"]', '"i-1"'), "must be a list of resource ids"),
         (("[scope]", "[scope"), "not valid TOML"),
+        (('"http://127.0.0.1:8642"', '"http://127.0.0.1:99999"'), "base_url is not a usable URL"),
+        (('"http://127.0.0.1:8642"', '"http://127.0.0.1:abc"'), "base_url is not a usable URL"),
+        (('"http://127.0.0.1:8642"', '"http://[::1"'), "base_url is not a usable URL"),
+        (('mode        = "static"', 'mode = "control"\ncontrol_url = "http://127.0.0.1:1/c"\ntenant_id = 7'),
+         "tenant_id must be a string, not 7"),
+        (('mode        = "static"', 'mode = "control"\ncontrol_url = "http://127.0.0.1:1/c"'),
+         "control mode needs tenant_id"),
     ],
 )
 def test_every_mistake_is_refused_with_its_reason(tmp_path, keys, change, complaint):

@@ -87,8 +87,16 @@ def _resolve(value: Any, key: str, where: str) -> str:
 
 
 def _url(value: Any, key: str, where: str) -> str:
-    if not isinstance(value, str) or urlparse(value).scheme not in ("http", "https") or not urlparse(value).netloc:
-        raise TargetError(f"{where}: {key} must be an http(s) URL, not {value!r}")
+    refused = TargetError(f"{where}: {key} must be an http(s) URL, not {value!r}")
+    if not isinstance(value, str):
+        raise refused
+    try:
+        parts = urlparse(value)
+        parts.port  # raises ValueError for a port that is not a number 0-65535
+    except ValueError as error:  # "http://[::1" (an unclosed IPv6 literal), ":99999", ":abc"
+        raise TargetError(f"{where}: {key} is not a usable URL ({error}): {value!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise refused
     return value.rstrip("/")
 
 
@@ -121,7 +129,9 @@ def parse_target(data: dict[str, Any], where: str = "target") -> Target:
     if mode == "control":
         control_url = _url(provisioning.get("control_url"), "[provisioning] control_url", where)
         tenant_id = provisioning.get("tenant_id")
-        if not isinstance(tenant_id, str) or not tenant_id:
+        if tenant_id is not None and not isinstance(tenant_id, str):
+            raise TargetError(f"{where}: [provisioning] tenant_id must be a string, not {tenant_id!r}")
+        if not tenant_id:
             raise TargetError(f"{where}: [provisioning] control mode needs tenant_id")
 
     fixtures: dict[str, list[str]] = {}
