@@ -6,6 +6,7 @@ held forever, and one heavy request does not hold up the others."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -266,3 +267,39 @@ def test_a_newline_in_a_huawei_path_gets_a_json_refusal(provider, path):
 def test_a_newline_in_a_control_path_gets_the_control_error_body(provider):
     answer = requests.get(provider.control_url + "/resources/a%0Ab")
     assert answer.status_code == 404 and answer.json()["error"], answer.text
+
+
+# -- quotas under concurrency ---------------------------------------------------------------
+
+RACERS = 16
+QUOTA = 3
+
+
+def create_image(world: World, instance: str) -> requests.Response:
+    """createImage, as each dialect spells it, from one instance."""
+    if world.dialect == "jdcloud-vm":
+        return world.api.call("createImage", path={"instanceId": instance}, json={"name": "racer"})
+    if world.dialect == "huawei-ims":
+        return world.api.call("createWholeImage", json={"name": "racer", "instance_id": instance})
+    if world.dialect == "huawei-nova":
+        return world.api.call("createImage", path={"server_id": instance}, json={"createImage": {"name": "racer"}})
+    return world.api.call("CreateImage", form={"RegionId": world.scope["region_id"], "InstanceId": instance})
+
+
+@pytest.mark.parametrize("dialect, quota_rule, code_of", [
+    ("jdcloud-vm", "JD-R016", jd_code),
+    ("huawei-ims", "IMS-C020", lambda a: (a.status_code, a.json()["error"]["code"])),
+    ("huawei-nova", "NOVA-R007", lambda a: (a.status_code, next(iter(a.json())))),
+    ("apsara-ecs", "APS-C004", apsara_code),
+])
+def test_racing_creates_never_pass_the_image_quota(worlds, dialect, quota_rule, code_of):
+    world = worlds(dialect)
+    world.quota(images=QUOTA)
+    instances = [world.make("instance", role="instance.running") for _ in range(RACERS)]
+    with ThreadPoolExecutor(max_workers=RACERS) as pool:
+        answers = list(pool.map(lambda instance: create_image(world, instance), instances))
+    accepted = [a for a in answers if a.status_code < 300]
+    assert len(accepted) == QUOTA, [a.status_code for a in answers]
+    for refused in (a for a in answers if a.status_code >= 300):
+        assert code_of(refused) == documented(dialect, quota_rule), refused.text
+    assert len(world.resources("image")) == QUOTA

@@ -19,6 +19,7 @@ ERROR_STATE = "NOVA-C001"
 TASK_IN_PROGRESS = "NOVA-B003"
 STATE_NOT_IMAGEABLE = "NOVA-B004"
 IMAGE_NOT_FOUND = "NOVA-R004"
+IMAGE_QUOTA = "NOVA-R007"  # 413 overLimit: over a quota
 
 # Behaviour a catalog rule cannot break by refusing: the model's own defects.
 AZ_NOT_RECORDED = Defect("NOVA-C002:az-not-recorded", "NOVA-C002", "the image does not record the server's AZ")
@@ -61,6 +62,7 @@ class HuaweiNova:
         self.rules.require(STATE_NOT_IMAGEABLE, status in IMAGEABLE_STATUS or status == ERROR_STATUS,
                            server.id, vm_state)
         self.rules.require(TASK_IN_PROGRESS, not attrs.get("task"), server.id, attrs.get("task"))
+        self.rules.require(IMAGE_QUOTA, self.store.room_for(tenant_id, "images"), message="Quota exceeded for images.")
         return self._make_image(tenant_id, server, name, metadata)
 
     def _server(self, tenant_id: str, server_id: str) -> Resource:
