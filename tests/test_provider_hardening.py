@@ -5,6 +5,7 @@ held forever, and one heavy request does not hold up the others."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -303,3 +304,58 @@ def test_racing_creates_never_pass_the_image_quota(worlds, dialect, quota_rule, 
     for refused in (a for a in answers if a.status_code >= 300):
         assert code_of(refused) == documented(dialect, quota_rule), refused.text
     assert len(world.resources("image")) == QUOTA
+
+
+# -- requests that never finish -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def impatient():
+    """A provider with short connection deadlines, so that the tests wait little."""
+    running = start(dialects=["jdcloud-vm"], settings=Settings(header_seconds=0.5, body_seconds=0.5))
+    yield running
+    running.stop()
+
+
+def exchange(provider, raw: bytes) -> bytes:
+    """Send raw bytes, then read until the server closes the connection (a bounded wait:
+    a server that holds the connection fails the test with a socket timeout)."""
+    host, port = provider.base_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(raw)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+def status_of(received: bytes) -> int:
+    return int(received.split(b" ", 2)[1])
+
+
+def test_a_request_line_without_headers_is_answered_408_and_closed(impatient):
+    received = exchange(impatient, b"GET /v1/regions/r/images/i HTTP/1.1\r\n")
+    assert status_of(received) == 408, received
+
+
+def test_a_connection_that_sends_nothing_is_closed(impatient):
+    assert exchange(impatient, b"") == b""
+
+
+@pytest.mark.parametrize("framing", [
+    b"Content-Length: 100\r\n\r\n" + b"x" * 10,                 # shorter than announced
+    b"Transfer-Encoding: chunked\r\n\r\n5\r\nab",               # a chunk never finished
+])
+def test_a_body_that_never_arrives_in_full_gets_the_dialects_malformed_answer(impatient, framing):
+    region = impatient.dev_tenants["jdcloud-vm"].scope["region_id"]
+    received = exchange(impatient, b"POST /v1/regions/%s/instances/i-x:createImage HTTP/1.1\r\n"
+                                   b"Host: x\r\nContent-Type: application/json\r\n" % region.encode() + framing)
+    status, code = documented("jdcloud-vm", "JD-C012")
+    assert status_of(received) == status, received
+    assert b'"status": "%s"' % code.encode() in received and b"did not arrive" in received
+
+
+def test_headers_longer_than_the_limit_are_refused(impatient):
+    received = exchange(impatient, b"GET /v1/regions/r/images/i HTTP/1.1\r\nX-Long: "
+                        + b"a" * (SETTINGS.max_header_bytes + 1) + b"\r\n\r\n")
+    assert status_of(received) == 400, received[:200]

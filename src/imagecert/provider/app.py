@@ -8,6 +8,7 @@ documented error body; the application answers 5xx only when a fault asks for it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import re
@@ -17,7 +18,7 @@ from typing import Iterable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
@@ -113,6 +114,11 @@ class Provider:
             return refusal
 
         body = await self._read_body(request)
+        if body is None:
+            refusal = self._plain_refusal(owner, "malformed_rule",
+                                          f"the request body did not arrive within {self.settings.body_seconds:g} s")
+            refusal.headers["Connection"] = "close"  # what is left of the body will not be read
+            return refusal
         headers = {k.lower(): v for k, v in request.headers.items()}
         wire = signing.WireRequest(
             method=request.method,
@@ -125,15 +131,24 @@ class Provider:
         # heavy request does not hold up every other connection of the event loop.
         return await run_in_threadpool(self._answer, request, allowed, wire)
 
-    async def _read_body(self, request: Request) -> bytes:
-        """The body, read no further than one byte past the limit (the refusal needs no more)."""
+    async def _read_body(self, request: Request) -> bytes | None:
+        """The body, read no further than one byte past the limit (the refusal needs no more);
+        None when it did not arrive in full within the body deadline (a slow or short body)."""
         limit = self.settings.max_body_bytes
         chunks, size = [], 0
-        async for chunk in request.stream():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
+
+        async def collect() -> None:
+            nonlocal size
+            async for chunk in request.stream():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+
+        try:
+            await asyncio.wait_for(collect(), self.settings.body_seconds)
+        except (asyncio.TimeoutError, ClientDisconnect):
+            return None
         return b"".join(chunks)
 
     def _answer(self, request: Request, allowed, wire: signing.WireRequest) -> Response:

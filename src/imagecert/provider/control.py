@@ -6,6 +6,7 @@ server cannot drift apart; a refused call changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from functools import cache
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from imagecert.provider.app import Provider
 
 PROTOCOL = "1"
+BODY_SECONDS = 30  # a body slower than this is refused, not waited for
 
 
 class BadCall(ValueError):
@@ -47,7 +49,10 @@ def _validator(path: str, method: str) -> Draft202012Validator:
 
 
 async def _body(request: Request, path: str) -> dict[str, Any]:
-    raw = await request.body()
+    try:
+        raw = await asyncio.wait_for(request.body(), BODY_SECONDS)
+    except asyncio.TimeoutError:
+        raise BadCall(f"the body did not arrive within {BODY_SECONDS} s") from None
     try:
         data = json.loads(raw or b"null")
     except ValueError as error:

@@ -37,6 +37,13 @@ class Settings:
     finished_jobs_kept: int = 1000  # per tenant, for a job query (IMS) after the job ended
     # how far a request's signing date may be from the clock; a nonce is good once within it
     signature_window_seconds: float = 15 * 60
+    # Connections: a request's headers (request line included) must arrive within
+    # header_seconds of the connection opening or of the last answer, its body within
+    # body_seconds; an idle kept-alive connection is closed after keep_alive_seconds.
+    header_seconds: float = 10.0
+    body_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
+    max_header_bytes: int = 16 * 1024
 
 
 @dataclass

@@ -7,6 +7,7 @@ plugin use when no target is given); `serve()` runs it in the foreground
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 import threading
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from imagecert.contracts import DIALECTS
 from imagecert.provider.app import CONTROL_PREFIX, Provider
@@ -83,6 +86,55 @@ class RunningProvider:
             self.thread.join(timeout=10)
 
 
+def bounded_h11(header_seconds: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, with a deadline for a request's headers to arrive in full.
+
+    uvicorn closes an idle keep-alive connection, but one that sends part of a request
+    line or of its headers, slowly or never finished, is held forever. From the moment a
+    connection opens, or its last answer was sent, the headers get `header_seconds`; then
+    a connection holding part of a request is answered 408 and closed, an empty one is
+    closed. (The body has its own deadline, in the application.)"""
+
+    class BoundedH11Protocol(H11Protocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_header_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE and self._header_deadline is not None:
+                self._header_deadline.cancel()  # the headers are in
+                self._header_deadline = None
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_header_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm_header_deadline(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+            self._header_deadline = self.loop.call_later(header_seconds, self._headers_too_late)
+
+        def _headers_too_late(self) -> None:
+            self._header_deadline = None
+            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+                return
+            if self.conn.trailing_data[0]:  # part of a request: say why before closing
+                body = b'{"error": "the request headers did not arrive in time"}'
+                self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                                     b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            self.transport.close()
+
+    return BoundedH11Protocol
+
+
 def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -102,7 +154,13 @@ def _prepare(host: str, port: int, defects: Iterable[str], settings: Settings | 
     sock = _bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    config = uvicorn.Config(provider.asgi(), log_level="warning", access_log=False, lifespan="off")
+    settings = provider.settings
+    config = uvicorn.Config(
+        provider.asgi(), log_level="warning", access_log=False, lifespan="off",
+        http=bounded_h11(settings.header_seconds),
+        timeout_keep_alive=settings.keep_alive_seconds,
+        h11_max_incomplete_event_size=settings.max_header_bytes,  # longer headers: 400
+    )
     return provider, dev, sock, f"http://{shown}:{bound_port}", uvicorn.Server(config)
 
 
