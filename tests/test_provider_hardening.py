@@ -14,7 +14,7 @@ import requests
 
 from imagecert.contracts import load_catalog
 from imagecert.provider.dialect import Settings
-from imagecert.provider.server import start
+from imagecert.provider.server import exposure_warning, start
 from imagecert.target import parse_target
 from imagecert.world import World
 
@@ -359,3 +359,21 @@ def test_headers_longer_than_the_limit_are_refused(impatient):
     received = exchange(impatient, b"GET /v1/regions/r/images/i HTTP/1.1\r\nX-Long: "
                         + b"a" * (SETTINGS.max_header_bytes + 1) + b"\r\n\r\n")
     assert status_of(received) == 400, received[:200]
+
+
+# -- the control protocol beyond loopback ---------------------------------------------------
+
+
+@pytest.mark.parametrize("host, warned", [
+    ("127.0.0.1", False), ("::1", False), ("localhost", False), ("127.0.0.2", False),
+    ("0.0.0.0", True), ("::", True), ("192.168.1.10", True), ("build-host.example", True),
+])
+def test_listening_beyond_loopback_warns_about_the_open_control_protocol(host, warned):
+    warning = exposure_warning(host)
+    assert bool(warning) == warned
+    if warned:
+        assert "control protocol" in warning and host in warning
+
+
+def test_the_default_listens_on_loopback(provider):
+    assert provider.base_url.startswith("http://127.0.0.1:")

@@ -8,8 +8,10 @@ plugin use when no target is given); `serve()` runs it in the foreground
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -147,8 +149,26 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def exposure_warning(host: str) -> str | None:
+    """What to tell the person starting the provider on an address other machines reach:
+    the control protocol has no credentials of its own."""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:  # a host name: only "localhost" is known to stay on this machine
+        if host == "localhost":
+            return None
+    return (f"WARNING: listening on {host}, beyond this machine. Anyone who can reach it can use the "
+            f"control protocol ({CONTROL_PREFIX}): create tenants and read their secrets, list and change "
+            f"every tenant's resources, arm faults; and the development tenants' credentials are the same "
+            f"at every start. Use it only on a network you trust.")
+
+
 def _prepare(host: str, port: int, defects: Iterable[str], settings: Settings | None,
              dialects: Iterable[str] = DIALECTS):
+    warning = exposure_warning(host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     provider = Provider(defects, settings, dialects)
     dev = add_dev_tenants(provider)
     sock = _bind(host, port)
