@@ -148,10 +148,16 @@ def test_without_an_enterprise_project_the_image_is_in_the_default_one(world, sh
 
 @in_both_shapes("max_ram")
 def test_max_ram_is_a_size_in_mb(world, shape, rule_id):
-    for wrong in (-1, "big", 1.5, True):
+    for wrong in ("big", 1.5, True):
         refused_and_nothing_made(world, body(world, shape, max_ram=wrong), rule_id)
     image = made_image(world, body(world, shape, max_ram=4096), rule_id)
     check(world.api, rule_id, str(image.get("max_ram")) == "4096", f"the image's max_ram is {image.get('max_ram')!r}")
+
+
+@pytest.mark.constraint("IMS-D009")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_negative_max_ram_is_refused(world, shape):
+    refused_and_nothing_made(world, body(world, shape, max_ram=-1), "IMS-D009")
 
 
 @in_both_shapes("min_ram")
