@@ -151,3 +151,15 @@ def test_documents_that_disagree_say_so(dialect):
     for e in load_catalog(dialect).entries:
         if e.id.split("-")[1].startswith("D"):
             assert e.discrepancy, f"{e.id} is a disagreement entry but has no discrepancy text"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_alternative_code_is_one_its_source_documents(dialect):
+    """`expect.codes` lists further documented answers to the same breach: each must stand
+    in the rule's expect_source document, never be one nobody documents."""
+    for entry in load_catalog(dialect).entries:
+        expect = entry.raw.get("expect") or {}
+        for code in expect.get("codes") or []:
+            assert expect.get("code") and code != expect["code"], f"{entry.id}: {code} repeats or has no primary code"
+            document = source_path(str(entry.raw.get("expect_source", "")).split(",")[0].split()[0])
+            assert str(code) in document.read_text(encoding="utf-8"), f"{entry.id}: {code} is not in {document}"
