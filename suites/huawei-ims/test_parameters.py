@@ -154,6 +154,12 @@ def test_max_ram_is_a_size_in_mb(world, shape, rule_id):
     check(world.api, rule_id, str(image.get("max_ram")) == "4096", f"the image's max_ram is {image.get('max_ram')!r}")
 
 
+@pytest.mark.constraint("IMS-D006")
+@pytest.mark.parametrize("shape, key, value", [("ecs", "whole_image_type", "CBR"), ("backup", "vault_id", "v-1")])
+def test_an_sdk_key_in_the_other_shape_is_refused(world, shape, key, value):
+    refused_and_nothing_made(world, body(world, shape, **{key: value}), "IMS-D006")
+
+
 @pytest.mark.constraint("IMS-D009")
 @pytest.mark.parametrize("shape", SHAPES)
 def test_a_negative_memory_size_is_refused(world, shape):
