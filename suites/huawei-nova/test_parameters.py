@@ -147,6 +147,15 @@ def test_metadata_keys_of_255_bytes_are_refused(world):
     accepted_spec(world, "NOVA-D002", metadata={"k" * KEY_MAX_BYTES: "v"})
 
 
+@pytest.mark.constraint("NOVA-P005")
+def test_a_metadata_key_over_the_byte_limit_is_refused_though_short_in_characters(world):
+    # the seed counts bytes: wide characters pass the byte limit long before the character one
+    # (this key also breaks NOVA-D003, whose answer is the same badRequest)
+    key = WIDE_CHAR * (KEY_MAX_BYTES // WIDE_BYTES + 1)
+    assert len(key.encode()) > KEY_MAX_BYTES and len(key) <= KEY_MAX_BYTES
+    refused_bodies(world, "NOVA-P005", [{"createImage": {"name": image_name("p005"), "metadata": {key: "v"}}}])
+
+
 @pytest.mark.constraint("NOVA-D003")
 def test_metadata_keys_hold_only_the_upstream_characters(world):
     name = image_name("d003")
