@@ -61,6 +61,15 @@ def test_an_unknown_server_is_not_found(world):
     check(world.api, "NOVA-P002", before is None or world.resources("image") == before, "a refused call made an image")
 
 
+@pytest.mark.constraint("NOVA-P002")
+def test_another_tenants_server_is_not_found(world):
+    stranger = world.client_as("full")
+    ours = world.make("instance", role="instance.running")  # the stranger's own project does not have it
+    before = world.resources("image")
+    expect_refusal(stranger, create(world, ours, api=stranger), "NOVA-P002")
+    check(world.api, "NOVA-P002", before is None or world.resources("image") == before, "a refused call made an image")
+
+
 # -- 表2 createImage ------------------------------------------------------------------------
 
 @pytest.mark.constraint("NOVA-P003")
