@@ -120,3 +120,19 @@ def test_a_job_whose_ecs_loses_its_system_disk_meanwhile_fails_with_a_reason(wor
 @pytest.mark.constraint("IMS-B008")
 def test_an_unknown_job_is_refused(world):
     expect_refusal(world.api, show_job(world, uuid.uuid4().hex), "IMS-B008")
+
+
+@pytest.mark.constraint("IMS-C007", "IMS-C008")
+@pytest.mark.parametrize("source", ["ecs", "backup"])
+def test_the_image_made_is_neither_shared_nor_a_market_image(world, source):
+    # 镜像属性: visibility private / public / shared; __imagetype gold / private / shared / market
+    if source == "ecs":
+        body = from_ecs(world.make("instance", role="instance.stopped", status="SHUTOFF"))
+    else:
+        body = from_backup(world.make("backup", role="backup.available"))
+    image = made_image(world, body, "IMS-C007")
+    check(world.api, "IMS-C007", image.get("visibility") == "private",
+          f"a full-ECS image is visible as {image.get('visibility')!r}, not private")
+    check(world.api, "IMS-C007", image.get("__imagetype") != "shared", "a full-ECS image is a shared image")
+    check(world.api, "IMS-C008", image.get("__imagetype") != "market", "a full-ECS image is a market image")
+
