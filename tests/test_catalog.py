@@ -151,3 +151,36 @@ def test_documents_that_disagree_say_so(dialect):
     for e in load_catalog(dialect).entries:
         if e.id.split("-")[1].startswith("D"):
             assert e.discrepancy, f"{e.id} is a disagreement entry but has no discrepancy text"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_alternative_code_is_one_its_source_documents(dialect):
+    """`expect.codes` lists further documented answers to the same breach: each must stand
+    in the rule's expect_source document, never be one nobody documents."""
+    for entry in load_catalog(dialect).entries:
+        expect = entry.raw.get("expect") or {}
+        for code in expect.get("codes") or []:
+            assert expect.get("code") and code != expect["code"], f"{entry.id}: {code} repeats or has no primary code"
+            document = source_path(str(entry.raw.get("expect_source", "")).split(",")[0].split()[0])
+            assert str(code) in document.read_text(encoding="utf-8"), f"{entry.id}: {code} is not in {document}"
+
+
+def _core_flags() -> set[str]:
+    profiles = yaml.safe_load((contracts_dir() / "profiles.yaml").read_text("utf-8"))
+    return {f["id"] for f in profiles.get("flagged") or [] if f["profile"] == "core"}
+
+
+def test_every_flag_names_a_catalog_entry_and_says_why():
+    profiles = yaml.safe_load((contracts_dir() / "profiles.yaml").read_text("utf-8"))
+    ids = {e.id for d in DIALECTS for e in load_catalog(d).entries}
+    for flag in profiles.get("flagged") or []:
+        assert flag["id"] in ids and flag["profile"] in profiles["profiles"] and flag["reason"], flag
+        assert isinstance(flag["date"], str), f"{flag['id']}: quote the date, or YAML makes it a date the report cannot write"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_core_holds_no_expectation_that_is_imagecerts_own_choice(dialect):
+    """An answer no document gives (expect_source "imagecert's choice") is held by strict only."""
+    chosen = {e.id for e in load_catalog(dialect).entries
+              if e.level == "must" and "imagecert's choice" in str(e.raw.get("expect_source", ""))}
+    assert chosen <= _core_flags(), f"required in core with no documented answer: {sorted(chosen - _core_flags())}"

@@ -101,6 +101,38 @@ def test_a_job_whose_backup_breaks_meanwhile_fails_with_a_reason(world):
     check(world.api, "IMS-B003", not job["entities"].get("image_id"), "a failed job names an image")
 
 
+@pytest.mark.constraint("IMS-B003", "IMS-C006")
+def test_a_job_whose_ecs_loses_its_system_disk_meanwhile_fails_with_a_reason(world):
+    # 使用弹性云服务器创建整机镜像的时候不能卸载系统卷 (IMS-C006) while the job runs, not only at the call
+    instance = world.make("instance", status="SHUTOFF")  # detaching mid-job needs the control protocol
+    job_id = accepted(world, create(world, from_ecs(instance)), "IMS-B003")
+    if expect_success(world.api, show_job(world, job_id), "IMS-B003")["status"] not in JOB_STATES["pending"]:
+        not_verified("the job had ended before the system disk could be detached")
+    world.patch(instance, system_disk={"category": "cloud", "attached": False})
+    job = job_outcome(world, job_id, "IMS-B003")
+    check(world.api, "IMS-C006", job["status"] == JOB_FAIL,
+          f"the job ended {job['status']!r} although the ECS's system disk was detached while it ran")
+    check(world.api, "IMS-B003", bool(job.get("error_code")) and bool(job.get("fail_reason")),
+          f"a {JOB_FAIL} job gives error_code {job.get('error_code')!r} and fail_reason {job.get('fail_reason')!r}")
+    check(world.api, "IMS-C006", not job["entities"].get("image_id"), "a job whose ECS lost its system disk names an image")
+
+
 @pytest.mark.constraint("IMS-B008")
 def test_an_unknown_job_is_refused(world):
     expect_refusal(world.api, show_job(world, uuid.uuid4().hex), "IMS-B008")
+
+
+@pytest.mark.constraint("IMS-C007", "IMS-C008")
+@pytest.mark.parametrize("source", ["ecs", "backup"])
+def test_the_image_made_is_neither_shared_nor_a_market_image(world, source):
+    # 镜像属性: visibility private / public / shared; __imagetype gold / private / shared / market
+    if source == "ecs":
+        body = from_ecs(world.make("instance", role="instance.stopped", status="SHUTOFF"))
+    else:
+        body = from_backup(world.make("backup", role="backup.available"))
+    image = made_image(world, body, "IMS-C007")
+    check(world.api, "IMS-C007", image.get("visibility") == "private",
+          f"a full-ECS image is visible as {image.get('visibility')!r}, not private")
+    check(world.api, "IMS-C007", image.get("__imagetype") != "shared", "a full-ECS image is a shared image")
+    check(world.api, "IMS-C008", image.get("__imagetype") != "market", "a full-ECS image is a market image")
+

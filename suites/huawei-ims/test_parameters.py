@@ -148,15 +148,28 @@ def test_without_an_enterprise_project_the_image_is_in_the_default_one(world, sh
 
 @in_both_shapes("max_ram")
 def test_max_ram_is_a_size_in_mb(world, shape, rule_id):
-    for wrong in (-1, "big", 1.5, True):
+    for wrong in ("big", 1.5, True):
         refused_and_nothing_made(world, body(world, shape, max_ram=wrong), rule_id)
     image = made_image(world, body(world, shape, max_ram=4096), rule_id)
     check(world.api, rule_id, str(image.get("max_ram")) == "4096", f"the image's max_ram is {image.get('max_ram')!r}")
 
 
+@pytest.mark.constraint("IMS-D006")
+@pytest.mark.parametrize("shape, key, value", [("ecs", "whole_image_type", "CBR"), ("backup", "vault_id", "v-1")])
+def test_an_sdk_key_in_the_other_shape_is_refused(world, shape, key, value):
+    refused_and_nothing_made(world, body(world, shape, **{key: value}), "IMS-D006")
+
+
+@pytest.mark.constraint("IMS-D009")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_negative_memory_size_is_refused(world, shape):
+    for field in ("max_ram", "min_ram"):
+        refused_and_nothing_made(world, body(world, shape, **{field: -1}), "IMS-D009")
+
+
 @in_both_shapes("min_ram")
 def test_min_ram_is_a_size_in_mb_by_default_0(world, shape, rule_id):
-    for wrong in (-1, "big", 1.5, True):
+    for wrong in ("big", 1.5, True):
         refused_and_nothing_made(world, body(world, shape, min_ram=wrong), rule_id)
     image = made_image(world, body(world, shape, min_ram=2048), rule_id)
     check(world.api, rule_id, image.get("min_ram") == 2048, f"the image's min_ram is {image.get('min_ram')!r}")

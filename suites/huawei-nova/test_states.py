@@ -84,6 +84,17 @@ def test_the_image_records_the_servers_az(world):
     check(world.api, "NOVA-C002", recorded == az, f"the image records AZ {recorded!r}, the server is in {az!r}")
 
 
+@pytest.mark.constraint("NOVA-C007")
+def test_the_image_of_a_volume_backed_server_is_kept_as_snapshots(world):
+    not_verified_without(world, "listing volume snapshots")
+    server = world.make("instance", role="instance.volume-backed.running",
+                        system_disk={"category": "cloud", "attached": True, "size_gb": 40})
+    image_id = make_image(world, server, "NOVA-C007")
+    wait_until_made(world, image_id, "NOVA-C007")
+    kept = [s for s in world.resources("snapshot") if s["attributes"].get("image_id") == image_id]
+    check(world.api, "NOVA-C007", bool(kept), "the image of a volume-backed server is kept as no snapshot")
+
+
 @pytest.mark.constraint("NOVA-C003")
 def test_deleting_the_image_leaves_its_snapshots(world):
     not_verified_without(world, "listing volume snapshots")

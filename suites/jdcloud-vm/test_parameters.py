@@ -290,6 +290,8 @@ def enum_of(field: str) -> list[str]:
         ruled("JD-P024", {"chargeDuration": 0}),
         ruled("JD-P025", {"autoRenew": "OPEN"}),
         ruled("JD-P026", {"buyScenario": "{not base64}"}),
+        ruled("JD-P030", {"chargeMode": "prepaid_by_duration"}),
+        ruled("JD-P030", {"chargeMode": "prepaid_by_duration", "chargeUnit": "month"}),
     ],
 )
 def test_a_bad_charge_field_is_refused(world, rule_id, charge):
