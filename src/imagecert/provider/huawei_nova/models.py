@@ -63,6 +63,10 @@ class HuaweiNova:
         self.rules.require(TASK_IN_PROGRESS, not attrs.get("task"), server.id, attrs.get("task"))
         return self._make_image(tenant_id, server, name, metadata)
 
+    def server(self, tenant_id: str, server_id: str) -> Resource:
+        """A server of the tenant (404 itemNotFound when it has none of that id)."""
+        return self._server(tenant_id, server_id)
+
     def _server(self, tenant_id: str, server_id: str) -> Resource:
         try:
             return self.store.get(server_id, tenant_id, "instance")
