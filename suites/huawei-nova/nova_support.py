@@ -48,6 +48,18 @@ def version_parts(name: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def served_versions(world: World) -> dict[str, str]:
+    """The microversion range the target serves, from its own version document (GET /v2.1):
+    {"min": …, "max": …}. Never assumed from the contract, whose range is the reference's."""
+    document = expect_success(world.api, world.api.call("getVersion"), "NOVA-B005", status=200)["version"]
+    return {"min": str(document["min_version"]), "max": str(document["version"])}
+
+
+def split_version(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
 def at(version: str) -> dict[str, str]:
     """The request header that asks for a microversion."""
     return {LEGACY_VERSION_HEADER: version}
