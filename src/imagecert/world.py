@@ -211,9 +211,13 @@ class World:
         return self._track(ApiClient(self.dialect, self.target.base_url, self.scope, signing.NoAuth()))
 
     def client_as(self, permissions: str) -> ApiClient:
-        """A client of another tenant with `read-only` or `none` permissions."""
+        """A client of another tenant with `read-only` or `none` permissions (static mode: the
+        target file's optional [auth.read_only] credential, for `read-only`)."""
         if self.control is None:
-            not_verified(f"static mode has no tenant with {permissions} permissions")
+            if permissions == "read-only" and self.target.read_only_auth is not None:
+                return self.client(dict(self.target.read_only_auth))
+            not_verified(f"the target file gives no credential with {permissions} permissions"
+                         + (" ([auth.read_only])" if permissions == "read-only" else ""))
         tenant = self.control.call("POST", "/tenants", {"dialect": self.dialect, "permissions": permissions})
         return self.client(dict(tenant["auth"]), dict(tenant["scope"]))
 
