@@ -184,6 +184,13 @@ class World:
     def controlled(self) -> bool:
         return self.control is not None
 
+    @property
+    def max_images(self) -> int | None:
+        """How many images one test may make where it would otherwise make many (fuzzing's
+        accepted requests): the target file's [provisioning] max_images in static mode,
+        unbounded (None) in control mode, where every tenant is fresh."""
+        return None if self.controlled else self.target.max_images
+
     def option(self, name: str) -> Any:
         return self.options.get(name)
 

@@ -127,6 +127,19 @@ def wait_until_made(world: World, image_id: str, rule_id: str) -> dict[str, Any]
     return image
 
 
+def wait_until_idle(world: World, server: str, rule_id: str) -> None:
+    """Until the server's task is over (showServer's OS-EXT-STS:task_state null): upstream
+    marks the image ACTIVE a moment before it ends the snapshot task. Control mode: settled."""
+    world.settle()
+    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
+    while True:
+        found = expect_success(world.api, world.api.call("showServer", path={"server_id": server}), rule_id,
+                               status=200)["server"]
+        if found.get("OS-EXT-STS:task_state") is None or time.monotonic() >= deadline:
+            return
+        time.sleep(POLL_S)
+
+
 def not_verified_without(world: World, what: str) -> None:
     """Skip as "not verified" where only the control protocol can show the outcome."""
     if not world.controlled:
