@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagecert.target import parse_target
+from imagecert.target import TargetError, parse_target
 from imagecert.world import World
 
 
@@ -46,3 +46,23 @@ def test_asking_for_the_role_again_gives_the_same_resource_back():
 def test_a_role_the_target_file_lacks_is_not_verified():
     with pytest.raises(pytest.skip.Exception, match="has no 'instance.stopped'"):
         World(_target()).make("instance", role="instance.stopped")
+
+
+@pytest.mark.parametrize("provisioning, wrong", [
+    ({"idle_timeout_s": 0}, "idle_timeout_s"),
+    ({"idle_timeout_s": "10"}, "idle_timeout_s"),
+    ({"max_images": -1}, "max_images"),
+    ({"max_images": True}, "max_images"),
+])
+def test_a_bad_static_option_is_a_clear_error(provisioning, wrong):
+    with pytest.raises(TargetError, match=wrong):
+        _target(**provisioning)
+
+
+def test_the_read_only_credential_is_read_and_checked():
+    document = {"dialect": "huawei-nova", "base_url": "http://127.0.0.1:9", "scope": {"project_id": "p"},
+                "auth": {"scheme": "token", "token": "t", "read_only": {"scheme": "token", "token": "r"}}}
+    assert parse_target(document).read_only_auth == {"scheme": "token", "token": "r"}
+    document["auth"]["read_only"] = {"scheme": "token"}
+    with pytest.raises(TargetError, match=r"\[auth.read_only\] scheme token needs token"):
+        parse_target(document)
