@@ -122,9 +122,11 @@ def test_a_body_that_is_not_declared_json_is_a_bad_media_type(world):
     _nothing_made(world, "NOVA-R009", before)
 
 
-# The rows no request can cause: quotas (413, 429) and server errors. The others are caused
-# above (and 409 by NOVA-C001 and NOVA-B003); injecting them would only echo the row back.
-CAUSED = {"NOVA-R001", "NOVA-R002", "NOVA-R003", "NOVA-R004", "NOVA-R005", "NOVA-R006", "NOVA-R009"}
+# Injected: the rows no request can cause (quotas 413/429, server errors), and for now 401,
+# 405 and 409 too, whose reference-provider defects (NOVA-R002/R005/R006 unchecked, wrong
+# status) break only the injected answer; drop them here once those defects break the real
+# causes above. The rows caused above are not injected: that would only echo the row back.
+CAUSED = {"NOVA-R001", "NOVA-R003", "NOVA-R004", "NOVA-R009"}
 
 
 @pytest.mark.parametrize("row", [
