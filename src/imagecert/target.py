@@ -37,6 +37,10 @@ SCOPE_KEYS = {
 }
 
 
+DEFAULT_IDLE_TIMEOUT_S = 600.0
+DEFAULT_MAX_IMAGES = 2
+
+
 class TargetError(ValueError):
     """A target file that cannot be used, with the reason in one sentence."""
 
@@ -52,6 +56,12 @@ class Target:
     tenant_id: str | None = None
     fixtures: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None
+    # static mode: how long a leased resource may take to be idle again, and how many
+    # images the suites may make where a run would otherwise make many (fuzzing)
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    max_images: int = DEFAULT_MAX_IMAGES
+    # an optional second credential that may read but not create ([auth.read_only])
+    read_only_auth: dict[str, str] | None = None
 
     @property
     def scheme(self) -> str:
@@ -112,14 +122,8 @@ def parse_target(data: dict[str, Any], where: str = "target") -> Target:
         raise TargetError(f"{where}: [scope] needs {', '.join(missing)} for {dialect}")
 
     raw_auth = _table(data, "auth", where)
-    scheme = raw_auth.get("scheme", "none")
-    if scheme not in SCHEMES:
-        raise TargetError(f"{where}: [auth] scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
-    auth = {"scheme": scheme}
-    for key in SCHEME_KEYS[scheme]:
-        if key not in raw_auth:
-            raise TargetError(f"{where}: [auth] scheme {scheme} needs {key}")
-        auth[key] = _resolve(raw_auth[key], key, where)
+    auth = _auth(raw_auth, "auth", where)
+    read_only_auth = _auth(raw_auth["read_only"], "auth.read_only", where) if "read_only" in raw_auth else None
 
     provisioning = _table(data, "provisioning", where)
     mode = provisioning.get("mode", "static")
@@ -134,12 +138,35 @@ def parse_target(data: dict[str, Any], where: str = "target") -> Target:
         if not tenant_id:
             raise TargetError(f"{where}: [provisioning] control mode needs tenant_id")
 
+    idle_timeout_s = provisioning.get("idle_timeout_s", DEFAULT_IDLE_TIMEOUT_S)
+    if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, (int, float)) or idle_timeout_s <= 0:
+        raise TargetError(f"{where}: [provisioning] idle_timeout_s must be a positive number of seconds")
+    max_images = provisioning.get("max_images", DEFAULT_MAX_IMAGES)
+    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
+        raise TargetError(f"{where}: [provisioning] max_images must be a whole number, 0 or more")
+
     fixtures: dict[str, list[str]] = {}
     for role, ids in _table(data, "fixtures", where).items():
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise TargetError(f"{where}: [fixtures] {role!r} must be a list of resource ids")
         fixtures[role] = list(ids)
-    return Target(dialect, base_url, scope, auth, mode, control_url, tenant_id, fixtures)
+    return Target(dialect, base_url, scope, auth, mode, control_url, tenant_id, fixtures,
+                  idle_timeout_s=float(idle_timeout_s), max_images=max_images, read_only_auth=read_only_auth)
+
+
+def _auth(raw: Any, table: str, where: str) -> dict[str, str]:
+    """An [auth] table (or [auth.read_only]): its scheme and the keys that scheme needs."""
+    if not isinstance(raw, dict):
+        raise TargetError(f"{where}: [{table}] must be a table")
+    scheme = raw.get("scheme", "none")
+    if scheme not in SCHEMES:
+        raise TargetError(f"{where}: [{table}] scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
+    auth = {"scheme": scheme}
+    for key in SCHEME_KEYS[scheme]:
+        if key not in raw:
+            raise TargetError(f"{where}: [{table}] scheme {scheme} needs {key}")
+        auth[key] = _resolve(raw[key], key, where)
+    return auth
 
 
 def load_target(path: str | Path) -> Target:

@@ -14,8 +14,12 @@ that one interface:
 
 from __future__ import annotations
 
-import os
-import threading
+import fcntl
+import hashlib
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -23,11 +27,12 @@ import requests
 
 from imagecert import signing
 from imagecert.client import ApiClient, Exchange, Unreachable
-from imagecert.contracts import operations
+from imagecert.contracts import load_contract, operations
 from imagecert.target import Target
 
 NOT_VERIFIED = "not verified: "
 CONTROL_TIMEOUT_S = 30.0
+LEASE_POLL_S = 0.5  # how often a waiting test looks for a free resource, or an image for its end
 
 
 class ProvisioningError(RuntimeError):
@@ -77,24 +82,83 @@ class Control:
         return response.json() if response.content else None
 
 
-class _Pools:
-    """Static fixture pools, split between xdist workers so no two tests share an id."""
+@dataclass(frozen=True)
+class _ImageRead:
+    """How a dialect's own read operation shows an image: where its id goes, where the
+    status is in the answer (an image the read does not find is gone)."""
 
-    lock = threading.Lock()
-    taken: dict[str, int] = {}
+    operation: str
+    where: str  # path | form
+    name: str
+    status: tuple[str | int, ...]
+    scope: tuple[tuple[str, str], ...] = ()
+
+
+# The supporting read operation each contract gives for the images createImage makes.
+IMAGE_READS = {
+    "huawei-ims": _ImageRead("glanceShowImage", "path", "image_id", ("status",)),
+    "huawei-nova": _ImageRead("showImage", "path", "image_id", ("image", "status")),
+    "jdcloud-vm": _ImageRead("describeImage", "path", "imageId", ("result", "image", "status")),
+    "apsara-ecs": _ImageRead("DescribeImages", "form", "ImageId", ("Images", "Image", 0, "Status"),
+                             (("RegionId", "region_id"),)),
+}
+# Where a contract gives a read of the instance, the task it shows must be null (none in
+# progress) before a leased instance goes back: (operation, path parameter, where the task is).
+INSTANCE_TASK_READS = {
+    "huawei-nova": ("showServer", "server_id", ("server", "OS-EXT-STS:task_state")),
+}
+MAKING_KEYS = ("making", "in-progress", "pending")  # the contracts' words for "not done yet"
+
+
+def _making_states(dialect: str) -> set[str]:
+    """The image status words that mean "still being made", from the contract's Image schema."""
+    schema = load_contract(dialect)["components"]["schemas"]["Image"]["properties"]
+    states = next(v["x-imagecert-states"] for v in schema.values() if "x-imagecert-states" in v)
+    words: set[str] = set()
+    for key in MAKING_KEYS:
+        value = states.get(key, [])
+        words |= {value} if isinstance(value, str) else set(value)
+    return words
+
+
+class _Lease:
+    """One pooled resource held by one test: an exclusive lock on a file named after it,
+    so that threads, xdist workers and other runs against the same target share the pool
+    (the lock goes with the process that dies holding it)."""
+
+    def __init__(self, handle: Any, role: str, resource_id: str):
+        self.handle, self.role, self.resource_id = handle, role, resource_id
+        self.task_known, self.task = False, None  # its task when leased, where a read shows it
+
+    def release(self) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+class _Pools:
+    """Static fixture pools lent out one resource per test: a test leases one resource of a
+    role, and it goes back when the test ends and the resource is idle again. Any number of
+    tests run from a pool of one per role; a test that needs a busy role waits for it."""
+
+    quarantined: list[_Lease] = []  # resources that never became idle: out of the pool for the run
+
+    @staticmethod
+    def directory(target: Target) -> Path:
+        key = hashlib.sha256(f"{target.dialect} {target.base_url} {target.scope}".encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / "imagecert-leases" / key
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     @classmethod
-    def take(cls, target: Target, role: str) -> str | None:
-        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
-        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-        mine = target.fixtures.get(role, [])[worker::workers]
-        key = f"{target.name}:{role}"
-        with cls.lock:
-            index = cls.taken.get(key, 0)
-            if index >= len(mine):
-                return None
-            cls.taken[key] = index + 1
-            return mine[index]
+    def try_lease(cls, target: Target, role: str, resource_id: str) -> _Lease | None:
+        name = hashlib.sha256(f"{role} {resource_id}".encode()).hexdigest()[:24] + ".lock"
+        handle = open(cls.directory(target) / name, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        return _Lease(handle, role, resource_id)
 
 
 class World:
@@ -104,6 +168,8 @@ class World:
         self.options = dict(options or {})
         self.control = Control(target.control_url) if target.mode == "control" else None
         self._cleanups: list[Callable[[], None]] = []
+        self._images: list[str] = []  # what this test made (static mode waits for each to end)
+        self._leases: dict[str, _Lease] = {}  # static mode: role -> the resource this test holds
         self._exchanges: list[Exchange] = []  # every client of this world records here
         if self.control is not None:
             tenant = self.control.call("POST", "/tenants", {"dialect": self.dialect, "permissions": "full"})
@@ -117,6 +183,13 @@ class World:
     @property
     def controlled(self) -> bool:
         return self.control is not None
+
+    @property
+    def max_images(self) -> int | None:
+        """How many images one test may make where it would otherwise make many (fuzzing's
+        accepted requests): the target file's [provisioning] max_images in static mode,
+        unbounded (None) in control mode, where every tenant is fresh."""
+        return None if self.controlled else self.target.max_images
 
     def option(self, name: str) -> Any:
         return self.options.get(name)
@@ -145,9 +218,13 @@ class World:
         return self._track(ApiClient(self.dialect, self.target.base_url, self.scope, signing.NoAuth()))
 
     def client_as(self, permissions: str) -> ApiClient:
-        """A client of another tenant with `read-only` or `none` permissions."""
+        """A client of another tenant with `read-only` or `none` permissions (static mode: the
+        target file's optional [auth.read_only] credential, for `read-only`)."""
         if self.control is None:
-            not_verified(f"static mode has no tenant with {permissions} permissions")
+            if permissions == "read-only" and self.target.read_only_auth is not None:
+                return self.client(dict(self.target.read_only_auth))
+            not_verified(f"the target file gives no credential with {permissions} permissions"
+                         + (" ([auth.read_only])" if permissions == "read-only" else ""))
         tenant = self.control.call("POST", "/tenants", {"dialect": self.dialect, "permissions": permissions})
         return self.client(dict(tenant["auth"]), dict(tenant["scope"]))
 
@@ -158,12 +235,31 @@ class World:
         if self.control is None:
             if role is None:
                 not_verified(f"only the control protocol can make this {kind}")
-            found = _Pools.take(self.target, role)
-            if found is None:
-                not_verified(f"the target file's [fixtures] has no (more) {role!r}")
-            return found
+            return self._lease(role)
         made = self.control.call("POST", "/resources", {"tenant_id": self.tenant_id, "kind": kind, "attributes": attributes})
         return made["id"]
+
+    def _lease(self, role: str) -> str:
+        """A resource of `role` from the target file's pool, held until the test ends. A test
+        that asks for the role again gets the same resource back once what it made is gone."""
+        pool = self.target.fixtures.get(role, [])
+        if not pool:
+            not_verified(f"the target file's [fixtures] has no {role!r}")
+        if role in self._leases:
+            self._quiesce()
+            return self._leases[role].resource_id
+        deadline = time.monotonic() + self.target.idle_timeout_s
+        while True:
+            for resource_id in pool:
+                lease = _Pools.try_lease(self.target, role, resource_id)
+                if lease is not None:
+                    self._leases[role] = lease
+                    lease.task_known, lease.task = self._task_of(lease)
+                    return resource_id
+            if time.monotonic() >= deadline:
+                not_verified(f"no {role!r} of the target file's [fixtures] came free within "
+                             f"[provisioning] idle_timeout_s ({self.target.idle_timeout_s:.0f} s)")
+            time.sleep(LEASE_POLL_S)
 
     def read(self, resource_id: str) -> dict[str, Any]:
         """A resource's attributes, images made through the API included."""
@@ -203,6 +299,7 @@ class World:
     def made_image(self, image_id: str) -> str:
         """Remember an image the test made, to delete it at teardown through the
         contract's clean-up operation (`x-imagecert-cleanup`, see contracts/README.md)."""
+        self._images.append(image_id)
         for op in operations(self.dialect).values():
             how = op.spec.get("x-imagecert-cleanup")
             if how:
@@ -215,10 +312,92 @@ class World:
         return image_id
 
     def close(self) -> None:
-        """Delete what the test made; a failing delete never hides the test's own result."""
+        """Delete what the test made and give back what it leased; a failing delete never
+        hides the test's own result. A leased resource goes back to its pool only once idle
+        again; one that is not within the deadline stays out of the pool for the run."""
+        try:
+            idle = self._quiesce()
+        except Exception:  # noqa: BLE001 - teardown must not turn the test's verdict into an error
+            idle = False
+        for lease in self._leases.values():
+            if idle:
+                lease.release()
+            else:
+                _Pools.quarantined.append(lease)
+        self._leases.clear()
+
+    def _quiesce(self) -> bool:
+        """Static mode: wait for each image the test made to end, delete it, and wait until the
+        dialect's own read no longer finds it; then the resources it came from are idle again
+        (their task done). Control mode: delete. False if the deadline passed first."""
+        idle = True
+        if self.control is None:
+            deadline = time.monotonic() + self.target.idle_timeout_s
+            idle = all(self._wait_for_image(i, deadline, gone=False) for i in self._images)
         for cleanup in reversed(self._cleanups):
             try:
                 cleanup()
             except Unreachable:
-                pass
+                idle = False
+        if self.control is None:
+            idle = all(self._wait_for_image(i, deadline, gone=True) for i in self._images) and idle
+            # even a test that registered nothing may have started a task (a 202 it did not expect)
+            idle = all(self._wait_for_task_back(lease, deadline) for lease in self._leases.values()) and idle
         self._cleanups.clear()
+        self._images.clear()
+        return idle
+
+    def _wait_for_image(self, image_id: str, deadline: float, gone: bool) -> bool:
+        """Poll the dialect's image read until the image is no longer being made (or, with
+        `gone`, until it is not found); False if the deadline passes first."""
+        how, making = IMAGE_READS[self.dialect], _making_states(self.dialect)
+        scope = {field: self.scope.get(key) for field, key in how.scope}
+        while True:
+            status = self._image_status(how, {how.name: image_id, **scope})
+            if status is None or (not gone and status and status not in making):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(LEASE_POLL_S)
+
+    def _task_of(self, lease: _Lease) -> tuple[bool, Any]:
+        """(known, task) of a leased instance, through the contract's instance read if it has one."""
+        if not lease.role.startswith("instance.") or self.dialect not in INSTANCE_TASK_READS:
+            return False, None
+        operation, name, path = INSTANCE_TASK_READS[self.dialect]
+        try:
+            response = self.api.call(operation, path={name: lease.resource_id})
+            node: Any = response.json() if response.status_code == 200 else {}
+            for step in path:
+                node = node[step]
+        except (Unreachable, ValueError, KeyError, TypeError):
+            return False, None
+        return True, node
+
+    def _wait_for_task_back(self, lease: _Lease, deadline: float) -> bool:
+        """Poll the instance read until its task is what it was when leased (the test's done)."""
+        if not lease.task_known:
+            return True
+        while self._task_of(lease) != (True, lease.task):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(LEASE_POLL_S)
+        return True
+
+    def _image_status(self, how: _ImageRead, arguments: dict[str, Any]) -> str | None:
+        """An image's status word, None if the read does not find it, "" if it cannot say now."""
+        try:
+            response = self.api.call(how.operation, **{how.where: arguments})
+        except Unreachable:
+            return ""  # unknown: keep polling until the deadline
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 300:
+            return ""
+        try:
+            node: Any = response.json()
+            for step in how.status:
+                node = node[step]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+        return str(node)

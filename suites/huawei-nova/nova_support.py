@@ -48,6 +48,18 @@ def version_parts(name: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def served_versions(world: World) -> dict[str, str]:
+    """The microversion range the target serves, from its own version document (GET /v2.1):
+    {"min": …, "max": …}. Never assumed from the contract, whose range is the reference's."""
+    document = expect_success(world.api, world.api.call("getVersion"), "NOVA-B005", status=200)["version"]
+    return {"min": str(document["min_version"]), "max": str(document["version"])}
+
+
+def split_version(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
 def at(version: str) -> dict[str, str]:
     """The request header that asks for a microversion."""
     return {LEGACY_VERSION_HEADER: version}
@@ -113,6 +125,19 @@ def wait_until_made(world: World, image_id: str, rule_id: str) -> dict[str, Any]
     check(world.api, rule_id, image["status"] == IMAGE_STATES["made"],
           f"the image ended {image['status']!r}, not {IMAGE_STATES['made']!r}")
     return image
+
+
+def wait_until_idle(world: World, server: str, rule_id: str) -> None:
+    """Until the server's task is over (showServer's OS-EXT-STS:task_state null): upstream
+    marks the image ACTIVE a moment before it ends the snapshot task. Control mode: settled."""
+    world.settle()
+    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
+    while True:
+        found = expect_success(world.api, world.api.call("showServer", path={"server_id": server}), rule_id,
+                               status=200)["server"]
+        if found.get("OS-EXT-STS:task_state") is None or time.monotonic() >= deadline:
+            return
+        time.sleep(POLL_S)
 
 
 def not_verified_without(world: World, what: str) -> None:

@@ -1,5 +1,7 @@
-"""Every return code, through the request that causes it: bad bodies, credentials,
-permissions, unknown resources and methods; the rest (409 aside) through injected faults.
+"""Every return code, through the request that causes it, in both modes: bad bodies,
+missing or wrong credentials, a read-only credential, unknown and malformed ids (Tempest's
+createImage negatives), other methods, a media type the API does not take. Only what no
+request can cause (quotas, server errors) goes through an injected fault.
 
 The seed's 返回值 points to 通用请求返回值, which the seeds leave out: the rows are
 upstream Nova's fault names (catalog NOVA-R…, from reference/provider-facts.md).
@@ -41,8 +43,12 @@ def test_a_huge_body_is_refused_without_a_server_error(world):
     response = world.api.call("createImage", path={"server_id": server}, json=huge)
     check(world.api, "NOVA-R001", 400 <= response.status_code < 500,
           f"a 1.6 MB body was answered {response.status_code}, not a 4xx refusal")
-    code, message = error_of(DIALECT, response.json()) if response.content else (None, None)
-    check(world.api, "NOVA-R001", bool(code) and bool(message), f"the refusal is no Nova fault: {response.text[:200]!r}")
+    # upstream refuses it in its body-size middleware, before the API's faults: a JSON answer
+    # must be a Nova fault, an HTML one is the middleware's
+    if "json" in response.headers.get("Content-Type", ""):
+        code, message = error_of(DIALECT, response.json())
+        check(world.api, "NOVA-R001", bool(code) and bool(message),
+              f"the refusal is no Nova fault: {response.text[:200]!r}")
 
 
 @pytest.mark.constraint("NOVA-R002")
@@ -70,11 +76,25 @@ def test_a_read_only_user_may_not_create_images(world):
     _nothing_made(world, "NOVA-R003", before)
 
 
+# Tempest's malformed ids (test_images_negative): not an id at all, one character short of a
+# UUID and one over
+MALFORMED_IDS = ["!@#$%^&*()", str(uuid.uuid4())[:35], str(uuid.uuid4()) + "a"]
+
+
 @pytest.mark.constraint("NOVA-R004")
-def test_an_unknown_image_is_not_found(world):
-    missing = str(uuid.uuid4())
-    expect_refusal(world.api, show(world, missing), "NOVA-R004")
-    expect_refusal(world.api, world.api.call("deleteImage", path={"image_id": missing}), "NOVA-R004")
+@pytest.mark.parametrize("image_id", [str(uuid.uuid4())] + MALFORMED_IDS,
+                         ids=["unknown", "not-an-id", "35-chars", "37-chars"])
+def test_an_unknown_or_malformed_image_id_is_not_found(world, image_id):
+    expect_refusal(world.api, show(world, image_id), "NOVA-R004")
+    expect_refusal(world.api, world.api.call("deleteImage", path={"image_id": image_id}), "NOVA-R004")
+
+
+@pytest.mark.constraint("NOVA-P002", "NOVA-R004")
+@pytest.mark.parametrize("server_id", MALFORMED_IDS, ids=["not-an-id", "35-chars", "37-chars"])
+def test_a_malformed_server_id_is_not_found(world, server_id):
+    before = world.resources("image")
+    expect_refusal(world.api, create(world, server_id), "NOVA-P002")
+    _nothing_made(world, "NOVA-P002", before)
 
 
 @pytest.mark.constraint("NOVA-R005")
@@ -95,17 +115,25 @@ def test_another_method_on_the_action_path_is_a_bad_method(world):
 def test_a_body_that_is_not_declared_json_is_a_bad_media_type(world):
     server = world.make("instance", role="instance.running")
     before = world.resources("image")
+    # not text/plain: upstream reads a text/plain body as if no type were given (webob's default)
     response = world.api.call("createImage", path={"server_id": server},
-                              data=b'{"createImage": {"name": "x"}}', headers={"Content-Type": "text/plain"})
+                              data=b'{"createImage": {"name": "x"}}', headers={"Content-Type": "application/xml"})
     expect_refusal(world.api, response, "NOVA-R009")
     _nothing_made(world, "NOVA-R009", before)
 
 
+# Injected: the rows no request can cause (quotas 413/429, server errors), and for now 401,
+# 405 and 409 too, whose reference-provider defects (NOVA-R002/R005/R006 unchecked, wrong
+# status) break only the injected answer; drop them here once those defects break the real
+# causes above. The rows caused above are not injected: that would only echo the row back.
+CAUSED = {"NOVA-R001", "NOVA-R003", "NOVA-R004", "NOVA-R009"}
+
+
 @pytest.mark.parametrize("row", [
     pytest.param(entry, id=f"{entry.id}-{entry.http_status}", marks=pytest.mark.constraint(entry.id))
-    for entry in CATALOG.of_kind("return-code")
+    for entry in CATALOG.of_kind("return-code") if entry.id not in CAUSED
 ])
-def test_each_return_code_has_its_documented_fault_body(world, row):
+def test_each_return_code_no_request_causes_has_its_documented_fault_body(world, row):
     world.fault("createImage", row.http_status)
     server = world.make("instance", role="instance.running")
     expect_refusal(world.api, create(world, server), row.id)

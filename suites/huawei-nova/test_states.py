@@ -12,6 +12,7 @@ from nova_support import (
     make_image,
     not_verified_without,
     show,
+    wait_until_idle,
     wait_until_made,
 )
 
@@ -53,6 +54,7 @@ def test_a_second_image_waits_for_the_first(world):
     else:
         expect_refusal(world.api, again, "NOVA-B003")
     wait_until_made(world, first, "NOVA-B003")
+    wait_until_idle(world, server, "NOVA-B003")
     make_image(world, server, "NOVA-B003")
 
 

@@ -65,6 +65,10 @@ class HuaweiNova:
         self.rules.require(IMAGE_QUOTA, self.store.room_for(tenant_id, "images"), message="Quota exceeded for images.")
         return self._make_image(tenant_id, server, name, metadata)
 
+    def server(self, tenant_id: str, server_id: str) -> Resource:
+        """A server of the tenant (404 itemNotFound when it has none of that id)."""
+        return self._server(tenant_id, server_id)
+
     def _server(self, tenant_id: str, server_id: str) -> Resource:
         try:
             return self.store.get(server_id, tenant_id, "instance")

@@ -108,6 +108,7 @@ class HuaweiNovaDialect(Dialect):
             "createImage": self.create_image,
             "getVersion": self.get_version,
             "showImage": self.show_image,
+            "showServer": self.show_server,
             "deleteImage": self.delete_image,
         }
 
@@ -262,6 +263,14 @@ class HuaweiNovaDialect(Dialect):
         image = self.model.image(call.tenant.id, call.path_params["image_id"])
         return self.json_response({"image": self._image_view(call, project_id, image.id, image.attributes)},
                                   200, self._headers(call, version))
+
+    def show_server(self, call: Call) -> Response:
+        version = self.negotiate(call)
+        self._require_own_project(call)
+        server = self.model.server(call.tenant.id, call.path_params["server_id"])
+        view = {"id": server.id, "status": server.attributes.get("status"),
+                "OS-EXT-STS:task_state": server.attributes.get("task")}
+        return self.json_response({"server": view}, 200, self._headers(call, version))
 
     def delete_image(self, call: Call) -> Response:
         version = self._image_proxy_version(call)
