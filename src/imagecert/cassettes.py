@@ -53,7 +53,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 import requests
@@ -62,7 +62,8 @@ import yaml
 from vcr.persisters.filesystem import CassetteNotFoundError
 from vcr.request import Request
 
-from imagecert import signing
+from imagecert import secrets, signing
+from imagecert.secrets import REDACTED, SECRET_HEADERS, SECRET_QUERY_PARAMS
 from imagecert.contracts import DIALECTS, contracts_dir
 from imagecert.target import SCOPE_KEYS, Target, parse_target
 
@@ -72,7 +73,6 @@ API_ORIGIN = "http://api.imagecert.invalid"
 CONTROL_ORIGIN = "http://control.imagecert.invalid"
 TARGET_FILE = "_target.yaml"  # per dialect: what kind of target the cassettes came from
 
-REDACTED = "<redacted>"
 VOLATILE = "<volatile>"  # a query parameter that changes at every signing (nonce, timestamp)
 AUTH_VALUE_KEYS = ("access_key", "secret_key", "token")
 # Request headers left out: those whose values change at every signing (dates, nonces,
@@ -84,10 +84,7 @@ VOLATILE_REQUEST_HEADERS = frozenset({
 })
 DROPPED_REQUEST_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length"})
 DROPPED_RESPONSE_HEADERS = frozenset({"date", "server"})
-SECRET_HEADERS = signing.SECRET_HEADERS | {"cookie", "set-cookie"}  # a session is a credential too
-SECRET_QUERY_PARAMS = signing.SECRET_QUERY_PARAMS | {"accesskeyid"}
 VOLATILE_QUERY_PARAMS = frozenset({"signaturenonce", "timestamp"})
-# Body fields (compared lower-case, without `_` and `-`) whose values are credentials.
 
 LARGE_BODY_CHARS = 16 * 1024
 MIN_SECRET_LENGTH = 8  # shorter credential values are replaced only where their field names them
@@ -290,57 +287,30 @@ class Redactor:
             return body
         data = _json(text)
         if data is not None:
-            for value in _secret_values(data):
+            held = list(secrets.secret_values(data))
+            for value in held:
                 if len(value) >= MIN_SECRET_LENGTH:
                     self.secrets.setdefault(value, REDACTED)
-            if any(True for _ in _secret_values(data)):  # rewritten only when it holds a credential
-                return json.dumps(self._redact_fields(data), ensure_ascii=False).encode("utf-8")
+            if held:  # rewritten only when it holds a credential
+                return json.dumps(self._scrubbed(secrets.redact_json(data, self.secrets)),
+                                  ensure_ascii=False).encode("utf-8")
             return self.scrub(text).encode("utf-8")
         text = self.scrub(text)
-        if "=" in text and "\n" not in text:  # a form body
-            return "&".join(_redact_form_part(part) for part in text.split("&")).encode("utf-8")
-        return text.encode("utf-8")
+        return (secrets.redact_form(text) if secrets.looks_like_form(text) else text).encode("utf-8")
 
-    def _redact_fields(self, node: Any) -> Any:
+    def _scrubbed(self, node: Any) -> Any:
         if isinstance(node, dict):
-            return {key: (self.secrets.get(value, REDACTED) if _is_secret_field(key, value)
-                          else self._redact_fields(value)) for key, value in node.items()}
+            return {key: self._scrubbed(value) for key, value in node.items()}
         if isinstance(node, list):
-            return [self._redact_fields(value) for value in node]
+            return [self._scrubbed(value) for value in node]
         return self.scrub(node) if isinstance(node, str) else node
 
 
 def _redact_query_part(part: str) -> str:
-    name, sep, value = part.partition("=")
-    lower = name.lower()
-    if sep and lower in SECRET_QUERY_PARAMS:
-        return f"{name}={quote(REDACTED)}"
-    if sep and lower in VOLATILE_QUERY_PARAMS:
+    name, sep, _ = part.partition("=")
+    if sep and name.lower() in VOLATILE_QUERY_PARAMS:
         return f"{name}={quote(VOLATILE)}"
-    return part
-
-
-def _redact_form_part(part: str) -> str:
-    name, sep, value = part.partition("=")
-    if sep and value and signing.is_secret_field(unquote_plus(name)):
-        return f"{name}={quote(REDACTED)}"
-    return part
-
-
-def _is_secret_field(key: Any, value: Any) -> bool:
-    return signing.is_secret_field(key) and isinstance(value, str) and bool(value)
-
-
-def _secret_values(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if _is_secret_field(key, value):
-                yield value
-            else:
-                yield from _secret_values(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _secret_values(value)
+    return secrets.redact_query(part)
 
 
 def _bytes(body: Any) -> bytes:
@@ -355,13 +325,7 @@ def _bytes(body: Any) -> bytes:
     return b"".join(body)
 
 
-def _json(text: str) -> Any:
-    if not text or text.lstrip()[:1] not in ("{", "["):
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+_json = secrets.parse_json
 
 
 # -- normalization -----------------------------------------------------------------
