@@ -64,7 +64,7 @@ from vcr.request import Request
 
 from imagecert import secrets, signing
 from imagecert.secrets import REDACTED, SECRET_HEADERS, SECRET_QUERY_PARAMS
-from imagecert.contracts import DIALECTS, contracts_dir
+from imagecert.contracts import DIALECTS, checkout_root
 from imagecert.target import SCOPE_KEYS, Target, parse_target
 
 FORMAT = 1
@@ -116,7 +116,9 @@ RECORDING_JOB_SECONDS = 24 * 3600.0
 
 
 def default_directory() -> Path:
-    return contracts_dir().parent / "cassettes"
+    """The checkout's `cassettes/`; an installed imagecert ships none: `./cassettes`."""
+    root = checkout_root()
+    return root / "cassettes" if root is not None else Path("cassettes")
 
 
 # -- file names ----------------------------------------------------------------------
