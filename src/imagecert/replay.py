@@ -40,19 +40,16 @@ import yaml
 
 from imagecert import signing
 from imagecert.cassettes import (
-    ID_FIELD,
-    ID_SHAPED,
-    SECRET_HEADERS,
-    SECRET_QUERY_PARAMS,
-    STABLE_FIELD,
     TARGET_FILE,
     VOLATILE_QUERY_PARAMS,
     VOLATILE_REQUEST_HEADERS,
+    Identifiers,
     Interaction,
     read_cassette,
 )
 from imagecert.checks import error_of, expected_answer, find_operation, schema_problems
 from imagecert.client import ApiClient, Unreachable
+from imagecert.secrets import SECRET_HEADERS, SECRET_QUERY_PARAMS
 from imagecert.contracts import load_catalog
 from imagecert.target import Target
 from imagecert.world import CONTROL_TIMEOUT_S, auth_for, wrong_secret
@@ -168,39 +165,7 @@ def rules_for(dialect: str, constraints: list[str], statuses_and_codes: Iterable
             or list(constraints))
 
 
-# -- identifiers -----------------------------------------------------------------------
-
-
-class Identifiers:
-    """Recorded identifier -> the target's, learned from answers given in the same place."""
-
-    def __init__(self, initial: dict[str, str] | None = None):
-        self.known: dict[str, str] = dict(initial or {})
-
-    def learn(self, recorded: Any, live: Any, key: str = "") -> None:
-        if isinstance(recorded, dict) and isinstance(live, dict):
-            for name, value in recorded.items():
-                if name != "auth" and name in live:
-                    self.learn(value, live[name], str(name))
-        elif isinstance(recorded, list) and isinstance(live, list):
-            for a, b in zip(recorded, live):
-                self.learn(a, b, key)
-        elif isinstance(recorded, str) and isinstance(live, str) and recorded != live:
-            if (ID_FIELD.match(key) and not STABLE_FIELD.search(key)) or ID_SHAPED.fullmatch(recorded):
-                self.known.setdefault(recorded, live)
-
-    def learn_url(self, recorded: str, live: str) -> None:
-        """Ids in a header URL (Nova's Location names the new image)."""
-        for a, b in zip(recorded.split("/"), live.split("/")):
-            if a != b and ID_SHAPED.fullmatch(a):
-                self.known.setdefault(a, b)
-
-    def apply(self, text: str) -> str:
-        if not self.known or not text:
-            return text
-        names = sorted(self.known, key=len, reverse=True)
-        pattern = re.compile(r"(?<![0-9A-Za-z])(" + "|".join(map(re.escape, names)) + r")(?![0-9A-Za-z])")
-        return pattern.sub(lambda m: self.known[m.group(1)], text)
+# -- recorded answers ----------------------------------------------------------------
 
 
 def _as_response(x: Interaction, url: str) -> requests.Response:
@@ -320,7 +285,7 @@ class CassetteReplay:
         self.tenants[label] = (dict(live["auth"]), dict(live.get("scope") or {}))
         for key, value in (recorded.get("scope") or {}).items():  # regions too: another target's
             if key in live.get("scope", {}) and value != live["scope"][key]:
-                self.ids.known.setdefault(value, live["scope"][key])
+                self.ids.add(value, live["scope"][key])
 
     # API calls ------------------------------------------------------------------------
     def _credentials(self, tag: str) -> requests.auth.AuthBase:
