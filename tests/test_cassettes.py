@@ -275,3 +275,15 @@ def test_certify_passes_record_and_replay_to_the_suites(tmp_path):
         assert flag in argv and argv[argv.index("--cassette-dir") + 1] == str(tmp_path)
     with pytest.raises(SystemExit):
         cli.parser().parse_args(["certify", "--record", "--replay"])
+
+
+def test_replay_tells_breaking_from_additive_and_the_outline_from_extensions():
+    from imagecert.replay import ADDITIVE, BREAKING, outline_members, shape_differences
+
+    found = {f.what: f.severity for f in shape_differences(
+        {"id": "a", "size": 1, "disks": [1, 2]}, {"id": 1, "disks": [1], "new": True})}
+    assert found == {"/id: recorded string, got number": BREAKING, "/size: recorded, missing now": BREAKING,
+                     "/disks: recorded 2 items, got 1": BREAKING, "/new: not recorded, present now": ADDITIVE}
+    assert outline_members("POST", "/tenants") == ("tenant_id", "auth", "scope")
+    assert outline_members("GET", "/resources/r-1") == ("id", "kind", "attributes")
+    assert outline_members("GET", "/resources") is None  # the listing is an extension
