@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from vcr.request import Request
 
 from imagecert import cassettes, cli, signing
 from imagecert.cassettes import API_ORIGIN, Interaction, Redactor, normalize
@@ -191,10 +192,10 @@ def static_target(dialect: str, scheme: str, **auth: str):
                          "auth": {"scheme": scheme, **auth}, "provisioning": {"mode": "static"}})
 
 
-def recorded_request(target, auth: requests.auth.AuthBase, body: dict) -> "cassettes.Request":
+def recorded_request(target, auth: requests.auth.AuthBase, body: dict) -> Request:
     prepared = requests.Request("POST", target.base_url + "/v1/regions/r1/instances/i-abc:createImage?Signature=x",
                                 json=body, auth=auth).prepare()
-    return cassettes.Request(prepared.method, prepared.url, prepared.body, dict(prepared.headers))
+    return Request(prepared.method, prepared.url, prepared.body, dict(prepared.headers))
 
 
 def test_a_recorded_request_keeps_no_secret_and_says_whose_signature_it_carried():
@@ -241,7 +242,7 @@ def test_matching_ignores_signatures_dates_nonces_and_the_host_but_not_the_reque
     target = static_target("jdcloud-vm", "jdcloud-hmac", access_key="ak-value-1", secret_key="sk-value-1")
     auth = signing.client_auth("jdcloud-hmac", access_key="ak-value-1", secret_key="sk-value-1", region_id="r1")
 
-    def kept(body: dict) -> "cassettes.Request":
+    def kept(body: dict) -> Request:
         return Redactor(target).request(recorded_request(target, auth, body))
 
     first, again = kept({"name": "a", "id": "00000000-0000-4000-8000-000000000001"}), kept(
@@ -274,3 +275,15 @@ def test_certify_passes_record_and_replay_to_the_suites(tmp_path):
         assert flag in argv and argv[argv.index("--cassette-dir") + 1] == str(tmp_path)
     with pytest.raises(SystemExit):
         cli.parser().parse_args(["certify", "--record", "--replay"])
+
+
+def test_replay_tells_breaking_from_additive_and_the_outline_from_extensions():
+    from imagecert.replay import ADDITIVE, BREAKING, outline_members, shape_differences
+
+    found = {f.what: f.severity for f in shape_differences(
+        {"id": "a", "size": 1, "disks": [1, 2]}, {"id": 1, "disks": [1], "new": True})}
+    assert found == {"/id: recorded string, got number": BREAKING, "/size: recorded, missing now": BREAKING,
+                     "/disks: recorded 2 items, got 1": BREAKING, "/new: not recorded, present now": ADDITIVE}
+    assert outline_members("POST", "/tenants") == ("tenant_id", "auth", "scope")
+    assert outline_members("GET", "/resources/r-1") == ("id", "kind", "attributes")
+    assert outline_members("GET", "/resources") is None  # the listing is an extension

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from imagecert.contracts import DIALECTS, contracts_dir
+from imagecert.contracts import DIALECTS, shipped
 from imagecert.target import Target, TargetError, load_target
 
 EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN = 0, 1, 2
@@ -31,7 +31,7 @@ class CannotRun(Exception):
 
 def suites_dir() -> Path:
     configured = os.environ.get("IMAGECERT_SUITES")
-    return Path(configured) if configured else contracts_dir().parent / "suites"
+    return Path(configured) if configured else shipped("suites")
 
 
 def reachable(url: str, timeout: float = 5.0) -> str | None:

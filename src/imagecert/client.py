@@ -8,7 +8,6 @@ of every exchange, so that a failing test can show exactly what was sent and ans
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -17,8 +16,9 @@ from urllib.parse import quote
 import requests
 from requests.auth import AuthBase
 
-from imagecert import signing
+from imagecert import secrets
 from imagecert.contracts import operations
+from imagecert.secrets import redact_body  # noqa: F401  (the fuzzer's reproduce lines use it)
 
 TIMEOUT_S = 30.0
 SHOWN_BODY_CHARS = 4000
@@ -126,27 +126,10 @@ class ApiClient:
         base, _, query = url.partition("?")
         return Exchange(
             method=prepared.method or "",
-            url=base + ("?" + signing.redact_query(query) if query else ""),
-            request_headers=signing.redact_headers(dict(prepared.headers)),
-            request_body=redact_body(_text(prepared.body)),
+            url=base + ("?" + secrets.redact_query(query) if query else ""),
+            request_headers=secrets.redact_headers(dict(prepared.headers)),
+            request_body=secrets.redact_body(_text(prepared.body)),
             status=response.status_code,
-            response_headers=signing.redact_headers(dict(response.headers)),
-            response_body=redact_body(response.text),
+            response_headers=secrets.redact_headers(dict(response.headers)),
+            response_body=secrets.redact_body(response.text),
         )
-
-
-def redact_body(text: str) -> str:
-    """A JSON or form body with the values of credential-like keys replaced."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return signing.redact_query(text) if "=" in text and "\n" not in text else text
-
-    def clean(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: (signing.REDACTED if signing.is_secret_field(k) else clean(v)) for k, v in node.items()}
-        if isinstance(node, list):
-            return [clean(v) for v in node]
-        return node
-
-    return json.dumps(clean(data), ensure_ascii=False)

@@ -20,12 +20,33 @@ KINDS = ("constraint", "parameter-rule", "return-code", "behaviour")
 LEVELS = ("must", "should", "advisory")
 
 
+# An installed imagecert carries the repository's top-level `contracts/` and `suites/` as
+# package data (setup.py copies them in when the wheel is built); a checkout has them at
+# its top, beside `src/`.
+PACKAGE_DATA = Path(__file__).resolve().parent / "_data"
+
+
+def checkout_root() -> Path | None:
+    """The repository this module runs from (`<root>/src/imagecert/`), or None when installed."""
+    source = Path(__file__).resolve().parent.parent
+    root = source.parent
+    return root if source.name == "src" and (root / "pyproject.toml").is_file() else None
+
+
+def shipped(name: str) -> Path:
+    """A folder imagecert ships (`contracts`, `suites`): the installed package data, else
+    the checkout's."""
+    for base in (PACKAGE_DATA, checkout_root()):
+        if base is not None and (base / name).is_dir():
+            return base / name
+    raise FileNotFoundError(f"imagecert ships no {name}/ here: neither {PACKAGE_DATA / name} (an installed "
+                            f"wheel) nor a checkout's {name}/ beside src/ exists; reinstall imagecert")
+
+
 def contracts_dir() -> Path:
-    """The contracts folder: $IMAGECERT_CONTRACTS, else the one beside the source tree."""
+    """The contracts folder: $IMAGECERT_CONTRACTS, else the shipped one (installed or checkout)."""
     configured = os.environ.get("IMAGECERT_CONTRACTS")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "contracts"
+    return Path(configured) if configured else shipped("contracts")
 
 
 def sources_dir() -> Path:

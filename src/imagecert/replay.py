@@ -14,8 +14,17 @@ dialect:
   of the body (members, JSON types, list lengths — values are the target's own and are
   not compared, so ids, dates and request ids never count), and it is held to the
   contract (an answer the operation documents) wherever the recorded one was.
-  Control protocol answers are compared by status and shape too (a list of images one
-  longer is a refused call that made an image).
+  An extension's read (a listing of images one longer is a refused call that made an
+  image) is compared on status and shape too, when the target serves it.
+
+Differences are told apart: on the API or the control protocol; breaking (a status, an
+error code, a member missing or of another type, a list of another length, an answer the
+contract does not allow) or additive (a member the recording had not). The control calls
+of the outline (`OUTLINE`) are compared on their status and the members the outline names
+only; an extension the target does not serve is skipped and listed; an outline call that
+fails where it succeeded makes the cassette not replayable (its set-up cannot be made).
+Only breaking differences on the API, or on an extension's read, fail rules. The run
+shows its progress and ends with a summary per rule.
 
 Every difference is reported against catalog rules — those whose documented refusal the
 recorded (or the new) answer is, the recording test's own first, else any in the catalog
@@ -40,19 +49,16 @@ import yaml
 
 from imagecert import signing
 from imagecert.cassettes import (
-    ID_FIELD,
-    ID_SHAPED,
-    SECRET_HEADERS,
-    SECRET_QUERY_PARAMS,
-    STABLE_FIELD,
     TARGET_FILE,
     VOLATILE_QUERY_PARAMS,
     VOLATILE_REQUEST_HEADERS,
+    Identifiers,
     Interaction,
     read_cassette,
 )
 from imagecert.checks import error_of, expected_answer, find_operation, schema_problems
 from imagecert.client import ApiClient, Unreachable
+from imagecert.secrets import SECRET_HEADERS, SECRET_QUERY_PARAMS
 from imagecert.contracts import load_catalog
 from imagecert.target import Target
 from imagecert.world import CONTROL_TIMEOUT_S, auth_for, wrong_secret
@@ -60,10 +66,44 @@ from imagecert.world import CONTROL_TIMEOUT_S, auth_for, wrong_secret
 # Headers the signer or the HTTP stack sets anew on every request.
 RESENT_WITHOUT = frozenset({"host", "content-length"}) | VOLATILE_REQUEST_HEADERS | SECRET_HEADERS
 SHOWN_DIFFERENCES = 8
+PROGRESS_EVERY_S = 2.0
 
 
 class CannotReplay(Exception):
     """A cassette the target cannot replay (it needs what the target does not offer)."""
+
+
+BREAKING, ADDITIVE = "breaking", "additive"
+API, CONTROL = "api", "control"
+
+# The control calls of the outline (interfaces.md, "Control protocol (v1)": all a mock must
+# serve) and the members each answer must carry. Their answers are compared on these and
+# the status alone: more members and attributes are allowed. Any other control call is
+# an extension, replayed only when the target serves it.
+OUTLINE = {
+    ("POST", r"/tenants"): ("tenant_id", "auth", "scope"),
+    ("POST", r"/resources"): ("id", "kind", "attributes"),
+    ("GET", r"/resources/[^/]+"): ("id", "kind", "attributes"),
+    ("PATCH", r"/resources/[^/]+"): (),
+    ("PUT", r"/tenants/[^/]+/quotas"): (),
+    ("POST", r"/faults"): (),
+    ("POST", r"/jobs/settle"): (),
+}
+NOT_SERVED = (404, 405, 501)  # how a target says it serves no such extension
+
+
+def outline_members(method: str, path: str) -> tuple[str, ...] | None:
+    """The members an outline control call's answer carries, or None for an extension."""
+    for (outline_method, pattern), members in OUTLINE.items():
+        if method.upper() == outline_method and re.fullmatch(pattern, path.rstrip("/") or "/"):
+            return members
+    return None
+
+
+@dataclass
+class Finding:
+    what: str
+    severity: str  # BREAKING: status, error code, a member missing or retyped, the contract; ADDITIVE: a new member
 
 
 @dataclass
@@ -73,9 +113,12 @@ class Difference:
     request: str      # "POST /v1/…" as recorded (ids normalized, no secret)
     rules: list[str]
     what: str
+    side: str = API          # API: the dialect's own API; CONTROL: the control protocol
+    severity: str = BREAKING
 
     def line(self) -> str:
-        return f"{self.test} #{self.interaction} {self.request} [{', '.join(self.rules)}]: {self.what}"
+        return (f"{self.test} #{self.interaction} {self.request} [{', '.join(self.rules)}] "
+                f"{self.severity}: {self.what}")
 
 
 @dataclass
@@ -83,7 +126,10 @@ class CassetteResult:
     path: Path
     meta: dict[str, Any]
     interactions: int = 0
-    differences: list[Difference] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)  # breaking: these fail their rules
+    additive: list[Difference] = field(default_factory=list)     # new members only: reported, fail nothing
+    control: list[Difference] = field(default_factory=list)      # the outline's control answers differed
+    extensions_not_served: list[str] = field(default_factory=list)
     not_replayable: str | None = None
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
@@ -109,39 +155,40 @@ def _kind(value: Any) -> str:
     return {str: "string", list: "array", dict: "object"}[type(value)]
 
 
-def shape_differences(recorded: Any, live: Any, where: str = "") -> list[str]:
-    """How two JSON bodies differ in shape: members present, JSON types, list lengths."""
+def shape_differences(recorded: Any, live: Any, where: str = "") -> list[Finding]:
+    """How two JSON bodies differ in shape: a member missing or of another JSON type, a
+    list of another length (breaking), a member not recorded (additive)."""
     here = where or "(body)"
     if _kind(recorded) != _kind(live):
-        return [f"{here}: recorded {_kind(recorded)}, got {_kind(live)}"]
-    found: list[str] = []
+        return [Finding(f"{here}: recorded {_kind(recorded)}, got {_kind(live)}", BREAKING)]
+    found: list[Finding] = []
     if isinstance(recorded, dict):
         for key in recorded:
             if key not in live:
-                found.append(f"{where}/{key}: recorded, missing now")
+                found.append(Finding(f"{where}/{key}: recorded, missing now", BREAKING))
             else:
                 found += shape_differences(recorded[key], live[key], f"{where}/{key}")
-        found += [f"{where}/{key}: not recorded, present now" for key in live if key not in recorded]
+        found += [Finding(f"{where}/{key}: not recorded, present now", ADDITIVE) for key in live if key not in recorded]
     elif isinstance(recorded, list):
         if len(recorded) != len(live):
-            found.append(f"{here}: recorded {len(recorded)} items, got {len(live)}")
+            found.append(Finding(f"{here}: recorded {len(recorded)} items, got {len(live)}", BREAKING))
         for index, (a, b) in enumerate(zip(recorded, live)):
             found += shape_differences(a, b, f"{where}/{index}")
     return found
 
 
 def answer_differences(dialect: str, recorded: Interaction, live_status: int, live_body: Any,
-                       recorded_body: Any) -> list[str]:
+                       recorded_body: Any) -> list[Finding]:
     found = []
     if recorded.status != live_status:
-        found.append(f"status: recorded {recorded.status}, got {live_status}")
+        found.append(Finding(f"status: recorded {recorded.status}, got {live_status}", BREAKING))
     if recorded.status >= 400 or live_status >= 400:
         recorded_code = error_of(dialect, recorded_body)[0] if recorded_body is not None else None
         live_code = error_of(dialect, live_body)[0] if live_body is not None else None
         if str(recorded_code) != str(live_code):
-            found.append(f"error code: recorded {recorded_code!r}, got {live_code!r}")
+            found.append(Finding(f"error code: recorded {recorded_code!r}, got {live_code!r}", BREAKING))
     if recorded_body is not None or live_body is not None:
-        found += [f"body {d}" for d in shape_differences(recorded_body, live_body)]
+        found += [Finding(f"body {f.what}", f.severity) for f in shape_differences(recorded_body, live_body)]
     return found
 
 
@@ -168,39 +215,7 @@ def rules_for(dialect: str, constraints: list[str], statuses_and_codes: Iterable
             or list(constraints))
 
 
-# -- identifiers -----------------------------------------------------------------------
-
-
-class Identifiers:
-    """Recorded identifier -> the target's, learned from answers given in the same place."""
-
-    def __init__(self, initial: dict[str, str] | None = None):
-        self.known: dict[str, str] = dict(initial or {})
-
-    def learn(self, recorded: Any, live: Any, key: str = "") -> None:
-        if isinstance(recorded, dict) and isinstance(live, dict):
-            for name, value in recorded.items():
-                if name != "auth" and name in live:
-                    self.learn(value, live[name], str(name))
-        elif isinstance(recorded, list) and isinstance(live, list):
-            for a, b in zip(recorded, live):
-                self.learn(a, b, key)
-        elif isinstance(recorded, str) and isinstance(live, str) and recorded != live:
-            if (ID_FIELD.match(key) and not STABLE_FIELD.search(key)) or ID_SHAPED.fullmatch(recorded):
-                self.known.setdefault(recorded, live)
-
-    def learn_url(self, recorded: str, live: str) -> None:
-        """Ids in a header URL (Nova's Location names the new image)."""
-        for a, b in zip(recorded.split("/"), live.split("/")):
-            if a != b and ID_SHAPED.fullmatch(a):
-                self.known.setdefault(a, b)
-
-    def apply(self, text: str) -> str:
-        if not self.known or not text:
-            return text
-        names = sorted(self.known, key=len, reverse=True)
-        pattern = re.compile(r"(?<![0-9A-Za-z])(" + "|".join(map(re.escape, names)) + r")(?![0-9A-Za-z])")
-        return pattern.sub(lambda m: self.known[m.group(1)], text)
+# -- recorded answers ----------------------------------------------------------------
 
 
 def _as_response(x: Interaction, url: str) -> requests.Response:
@@ -276,19 +291,28 @@ class CassetteReplay:
             self.result.duration_s = time.monotonic() - started
         return self.result
 
-    def _differ(self, number: int, x: Interaction, problems: list[str], live_status: int, live_body: Any) -> None:
-        if not problems:
-            return
+    def _differ(self, number: int, x: Interaction, findings: list[Finding], live_status: int, live_body: Any,
+                outline: bool = False) -> None:
+        """The findings of one interaction, as one breaking and one additive difference at most.
+        Breaking ones on the API (or on an extension's read) fail their rules; those on the
+        outline's control calls and additive ones are reported and fail nothing."""
         recorded_body = x.response_json()
         answers = [(x.status, error_of(self.dialect, recorded_body)[0] if recorded_body is not None else None),
                    (live_status, error_of(self.dialect, live_body)[0] if live_body is not None else None)]
-        rules = rules_for(self.dialect, self.meta.get("constraints") or [], answers)
         where = urlsplit(x.uri)
         request = f"{x.method} {'control ' if x.control else ''}{where.path}"
-        shown = problems[:SHOWN_DIFFERENCES] + ([f"… and {len(problems) - SHOWN_DIFFERENCES} more"]
-                                               if len(problems) > SHOWN_DIFFERENCES else [])
-        self.result.differences.append(Difference(self.meta.get("test", self.path.name), number, request, rules,
-                                                  "; ".join(shown)))
+        for severity in (BREAKING, ADDITIVE):
+            problems = [f.what for f in findings if f.severity == severity]
+            if not problems:
+                continue
+            rules = rules_for(self.dialect, self.meta.get("constraints") or [], answers)
+            shown = problems[:SHOWN_DIFFERENCES] + ([f"… and {len(problems) - SHOWN_DIFFERENCES} more"]
+                                                   if len(problems) > SHOWN_DIFFERENCES else [])
+            difference = Difference(self.meta.get("test", self.path.name), number, request, rules, "; ".join(shown),
+                                    CONTROL if x.control else API, severity)
+            kept = (self.result.control if outline else self.result.additive if severity == ADDITIVE
+                    else self.result.differences)
+            kept.append(difference)
 
     # control protocol ---------------------------------------------------------------
     def _control(self, number: int, x: Interaction) -> None:
@@ -304,13 +328,25 @@ class CassetteReplay:
         except requests.RequestException as error:
             raise Unreachable(f"control protocol {x.method} {url}: no answer ({error.__class__.__name__})") from None
         recorded_body, live_body = x.response_json(), _json_of(response.text)
+        members = outline_members(x.method, where.path)
+        if members is None and response.status_code in NOT_SERVED and x.status not in NOT_SERVED:
+            self.result.extensions_not_served.append(f"{x.method} {where.path}")
+            return  # an extension this target does not offer: nothing observed, nothing differs
+        if members is not None and x.status < 300 and response.status_code >= 300:
+            raise CannotReplay(f"control protocol {x.method} {where.path} answered {response.status_code} where "
+                               f"the recording had {x.status}: the set-up could not be made again")
         self._learn_tenant(recorded_body, live_body)
         self.ids.learn(recorded_body, live_body)
-        problems = [] if x.status == response.status_code else [
-            f"control protocol status: recorded {x.status}, got {response.status_code}"]
-        if recorded_body is not None or live_body is not None:
-            problems += [f"control answer {d}" for d in shape_differences(recorded_body, live_body)]
-        self._differ(number, x, problems, response.status_code, None)
+        findings = [] if x.status == response.status_code else [
+            Finding(f"control protocol status: recorded {x.status}, got {response.status_code}", BREAKING)]
+        if members is not None:  # the outline's members only: more are allowed
+            findings += [Finding(f"control answer /{m}: required by the outline, missing now", BREAKING)
+                         for m in members if isinstance(recorded_body, dict) and m in recorded_body
+                         and not (isinstance(live_body, dict) and m in live_body)]
+        elif recorded_body is not None or live_body is not None:  # an extension's read: what it observes
+            findings += [Finding(f"control answer {f.what}", f.severity)
+                         for f in shape_differences(recorded_body, live_body) if f.severity == BREAKING]
+        self._differ(number, x, findings, response.status_code, None, outline=members is not None)
 
     def _learn_tenant(self, recorded: Any, live: Any) -> None:
         if not (isinstance(recorded, dict) and isinstance(live, dict) and isinstance(live.get("auth"), dict)):
@@ -320,7 +356,7 @@ class CassetteReplay:
         self.tenants[label] = (dict(live["auth"]), dict(live.get("scope") or {}))
         for key, value in (recorded.get("scope") or {}).items():  # regions too: another target's
             if key in live.get("scope", {}) and value != live["scope"][key]:
-                self.ids.known.setdefault(value, live["scope"][key])
+                self.ids.add(value, live["scope"][key])
 
     # API calls ------------------------------------------------------------------------
     def _credentials(self, tag: str) -> requests.auth.AuthBase:
@@ -350,13 +386,13 @@ class CassetteReplay:
         for name, values in x.response_headers.items():
             if name.lower() == "location" and response.headers.get(name):
                 self.ids.learn_url(values[0], response.headers[name])
-        problems = answer_differences(self.dialect, x, response.status_code, live_body, recorded_body)
+        findings = answer_differences(self.dialect, x, response.status_code, live_body, recorded_body)
         if find_operation(self.dialect, x.method, url) and not schema_problems(self.dialect, _as_response(x, url)):
             # the contract's word only where there is an operation, and the recording kept to it
-            problems += [f"against the contract: {p}" for p in schema_problems(self.dialect, response)]
-        if problems:
+            findings += [Finding(f"against the contract: {p}", BREAKING) for p in schema_problems(self.dialect, response)]
+        if any(f.severity == BREAKING for f in findings):
             self.result.exchanges.append(self.api.exchanges[-1].as_dict())
-        self._differ(number, x, problems, response.status_code, live_body)
+        self._differ(number, x, findings, response.status_code, live_body)
 
 
 # -- a whole run -----------------------------------------------------------------------
@@ -397,6 +433,18 @@ def outcomes(results: list[CassetteResult], dialect: str) -> dict[str, dict[str,
     return found
 
 
+def per_rule(results: list[CassetteResult]) -> dict[str, dict[str, int]]:
+    """Per rule: how many breaking and additive API differences, in how many cassettes."""
+    summary: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for difference in result.differences + result.additive:
+            for rule in difference.rules:
+                row = summary.setdefault(rule, {"breaking": 0, "additive": 0, "cassettes": set()})
+                row[difference.severity] += 1
+                row["cassettes"].add(str(result.path))
+    return {rule: {**row, "cassettes": len(row["cassettes"])} for rule, row in sorted(summary.items())}
+
+
 def replay(cassette_dir: Path, target: Target, report_dir: Path, out: TextIO | None = None) -> list[CassetteResult]:
     from imagecert.report import write_reports
 
@@ -406,11 +454,17 @@ def replay(cassette_dir: Path, target: Target, report_dir: Path, out: TextIO | N
     started = time.time()
     out.write(f"replaying {len(paths)} cassettes of {target.dialect} against {target.base_url}\n")
     results = []
-    for path in paths:
+    shown_at = time.monotonic()
+    for number, path in enumerate(paths, 1):
         result = CassetteReplay(target, description, path).run()
         results.append(result)
         for difference in result.differences:
             out.write(f"  DIFFERS {difference.line()}\n")
+        if time.monotonic() - shown_at > PROGRESS_EVERY_S or number == len(paths):
+            shown_at = time.monotonic()
+            out.write(f"  progress: {number}/{len(paths)} cassettes, "
+                      f"{sum(1 for r in results if r.differences)} with breaking differences\n")
+        out.flush()
     written = write_reports(report_dir, outcomes(results, target.dialect), {target.dialect: target},
                             profile="core", ims_document=None,
                             started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -422,12 +476,22 @@ def replay(cassette_dir: Path, target: Target, report_dir: Path, out: TextIO | N
         "interactions": sum(r.interactions for r in results),
         "not_replayable": {r.meta.get("test", r.path.name): r.not_replayable for r in results if r.not_replayable},
         "differences": [asdict(d) for r in results for d in r.differences],
+        "additive": [asdict(d) for r in results for d in r.additive],
+        "control": [asdict(d) for r in results for d in r.control],
+        "extensions_not_served": sorted({c for r in results for c in r.extensions_not_served}),
+        "rules": per_rule(results),
     }
     folder = report_dir / target.dialect
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "replay.json").write_text(json.dumps(listing, ensure_ascii=False, indent=2), "utf-8")
+    for rule, counts in listing["rules"].items():
+        out.write(f"  {rule}: {counts['breaking']} breaking, {counts['additive']} additive "
+                  f"in {counts['cassettes']} cassettes\n")
+    if listing["control"] or listing["extensions_not_served"]:
+        out.write(f"  control protocol: {len(listing['control'])} differences on the outline's calls (fail nothing); "
+                  f"extensions not served: {', '.join(listing['extensions_not_served']) or 'none'}\n")
     count = len(listing["differences"])
-    out.write(f"{count} difference{'s' if count != 1 else ''} in {sum(1 for r in results if r.differences)} of "
+    out.write(f"{count} breaking difference{'s' if count != 1 else ''} in {sum(1 for r in results if r.differences)} of "
               f"{len(results)} cassettes ({listing['interactions']} requests); "
               f"not replayable: {len(listing['not_replayable'])}; report: {written.get(target.dialect, folder)}\n")
     return results

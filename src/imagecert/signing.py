@@ -58,7 +58,7 @@ Schemes (the target file's ``[auth] scheme``):
     requires whenever there is a body.
 
 A request carrying a secret or a signature must never be written out as it is:
-see :data:`SECRET_HEADERS`, :data:`SECRET_QUERY_PARAMS` and the redaction helpers.
+:mod:`imagecert.secrets` is the one policy that says what to hide.
 """
 
 from __future__ import annotations
@@ -79,18 +79,12 @@ from requests.auth import AuthBase
 
 __all__ = [
     "SCHEMES",
-    "SECRET_HEADERS",
-    "SECRET_QUERY_PARAMS",
-    "SECRET_BODY_FIELDS",
-    "is_secret_field",
     "AuthError",
     "WireRequest",
     "client_auth",
     "verify",
     "presented",
     "claimed_key",
-    "redact_headers",
-    "redact_query",
     "NoAuth",
     "TokenAuth",
     "HuaweiAkSkAuth",
@@ -99,38 +93,6 @@ __all__ = [
 ]
 
 SCHEMES = ("none", "token", "huawei-aksk", "jdcloud-hmac", "apsara-aksk")
-
-#: Header names (lower case) whose values are secrets or signatures. Compare
-#: with ``name.lower()``.
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "x-auth-token",
-        "x-subject-token",
-        "x-security-token",
-        "x-jdcloud-security-token",
-        "x-acs-security-token",
-    }
-)
-
-#: Query parameter names (lower case) that carry secrets or signatures (the
-#: Alibaba RPC style signs in the query). Compare with ``name.lower()``.
-SECRET_QUERY_PARAMS = frozenset({"signature", "securitytoken", "accesskeysecret", "x-auth-token", "token"})
-
-#: Body field names whose values are credentials, compared by :func:`is_secret_field`
-#: (case, ``_`` and ``-`` ignored: ``access_key``, ``AccessKeyId``, ``secret-key`` …).
-SECRET_BODY_FIELDS = frozenset({
-    "accesskey", "secretkey", "token", "password", "secret", "accesskeysecret", "signature",
-    "accesskeyid", "securitytoken", "authtoken", "adminpass",
-})
-
-REDACTED = "<redacted>"
-
-
-def is_secret_field(name: object) -> bool:
-    """Whether a body field of this name carries a credential."""
-    return re.sub(r"[_-]", "", str(name)).lower() in SECRET_BODY_FIELDS
 
 #: Reasons an :class:`AuthError` carries.
 REASONS = ("missing", "malformed", "unknown-key", "bad-signature", "stale")
@@ -916,20 +878,3 @@ def claimed_key(scheme: str, headers: Mapping[str, str]) -> str | None:
     except AuthError:
         return None
     raise ValueError(f"unknown auth scheme {scheme!r}")
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` with every :data:`SECRET_HEADERS` value replaced."""
-    return {name: (REDACTED if name.lower() in SECRET_HEADERS else value) for name, value in headers.items()}
-
-
-def redact_query(query: str) -> str:
-    """``query`` (raw, without ``?``) with every :data:`SECRET_QUERY_PARAMS` value replaced."""
-    out = []
-    for part in query.split("&"):
-        name, sep, _ = part.partition("=")
-        if sep and unquote_plus(name).lower() in SECRET_QUERY_PARAMS:
-            out.append(f"{name}={quote(REDACTED)}")
-        else:
-            out.append(part)
-    return "&".join(out)

@@ -9,7 +9,6 @@ documented error body; the application answers 5xx only when a fault asks for it
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import re
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from imagecert.provider.registry import dialect_classes
 from imagecert.provider.rules import Answer, ProviderError, Rules
 from imagecert.provider.store import Store, Tenant
 
-log = logging.getLogger("imagecert.provider")
 
 CONTROL_PREFIX = "/_imagecert/v1"
 # Which dialect a path belongs to when no operation matches it (for the error body).

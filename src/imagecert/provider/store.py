@@ -8,7 +8,6 @@ see one consistent world.
 from __future__ import annotations
 
 import copy
-import secrets
 import threading
 import time
 import uuid
@@ -16,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 KINDS = ("instance", "backup", "snapshot", "image")
-PERMISSIONS = ("full", "read-only", "none")
 
 
 class NotFound(LookupError):
@@ -196,7 +194,3 @@ class Store:
                     job.finish(success if everything else True)
                     finished += 1
         return finished
-
-
-def new_secret(nbytes: int = 24) -> str:
-    return secrets.token_urlsafe(nbytes)
