@@ -40,5 +40,6 @@ def test_an_unknown_instance_is_refused_with_the_documented_code(imagecert_accou
     request_for = lambda action, **params: apsara_request(account, action, **params)  # noqa: E731
     with pytest.raises(ServerException) as refused:
         snapshot(account.sdk_client(), request_for, account.region, "i-doesnotexist", "nightly")
-    assert refused.value.http_status in (400, 403, 404) and refused.value.error_code
+    # documented: 404 InvalidInstanceId.NotFound (catalog APS-P008)
+    assert (refused.value.http_status, refused.value.error_code) == (404, "InvalidInstanceId.NotFound")
     assert account.images() == []

@@ -40,5 +40,6 @@ def test_a_server_in_error_is_refused_with_the_documented_code(imagecert_account
     account = imagecert_account("huawei-ims", instances=[{"status": "ERROR"}])
     with pytest.raises(ClientRequestException) as refused:
         snapshot(account.sdk_client(), account.instances[0], "nightly")
-    assert refused.value.status_code == 400 and refused.value.error_code.startswith("IMG.")
+    # documented: 400 IMG.0126 (catalog IMS-C002)
+    assert (refused.value.status_code, refused.value.error_code) == (400, "IMG.0126")
     assert account.images() == []

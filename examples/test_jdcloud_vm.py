@@ -44,6 +44,6 @@ def test_snapshot_makes_a_ready_image_and_remove_deletes_it(imagecert_account):
 
 def test_a_vm_in_error_is_refused_with_the_documented_code(imagecert_account):
     account = imagecert_account("jdcloud-vm", instances=[{"status": "error"}])
-    with pytest.raises(ImageFailed, match="FAILED_PRECONDITION"):
+    with pytest.raises(ImageFailed, match="FAILED_PRECONDITION"):  # documented (catalog JD-C003)
         snapshot(account.sdk_client(), account.region, account.instances[0], "nightly")
     assert account.images() == []

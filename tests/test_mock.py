@@ -58,3 +58,19 @@ def test_the_example_of_each_dialect_passes(example_outcomes, dialect):
     mine = {k: v for k, v in example_outcomes.items() if k.split("::")[0].endswith(module)}
     assert len(mine) >= 2, example_outcomes["output"]  # the round trip and one documented error
     assert set(mine.values()) == {"passed"}, example_outcomes["output"]
+
+
+def test_faults_and_settled_jobs_reach_the_sdk_through_the_account():
+    pytest.importorskip("jdcloud_sdk")
+    from jdcloud_sdk.services.vm.apis.CreateImageRequest import CreateImageParameters, CreateImageRequest
+
+    with imagecert.mock.running(job_seconds=600) as cloud:
+        account = cloud.account("jdcloud-vm", instances=[{}])
+        client = account.sdk_client()
+        create = CreateImageRequest(CreateImageParameters(account.region, account.instances[0], "nightly"))
+        account.fault("createImage", 503)
+        assert client.send(create).error.code == 503
+        assert client.send(create).error is None  # the fault was used up
+        assert [i["status"] for i in account.images()] == ["pending"]
+        assert account.settle("failure") == 1
+        assert [i["status"] for i in account.images()] == ["error"]
