@@ -32,7 +32,12 @@ _folded_sources: dict[str, str] = {}
 
 
 class RuleViolation(AssertionError):
-    """A target broke a documented rule."""
+    """A target broke a documented rule: `rules` names the rules it broke, and the report
+    fails those alone (a test linked to more rules gives the others no evidence)."""
+
+    def __init__(self, *args: Any, rules: Iterable[str] = ()):
+        super().__init__(*args)
+        self.rules = tuple(rules)
 
 
 def _fold(text: str) -> str:
@@ -126,7 +131,8 @@ def schema_problems(dialect: str, response: requests.Response, operation_id: str
 def _fail(entry: Entry | None, problems: Iterable[str], exchanges: Iterable[Any]) -> None:
     head = f"[{entry.id}] {entry.quote.strip()}\n  ({entry.source})\n" if entry else ""
     shown = "\n".join(x.show() for x in exchanges)
-    raise RuleViolation(head + "".join(f"  - {p}\n" for p in problems) + ("\n" + shown if shown else ""))
+    raise RuleViolation(head + "".join(f"  - {p}\n" for p in problems) + ("\n" + shown if shown else ""),
+                        rules=(entry.id,) if entry else ())
 
 
 def _exchanges(api: ApiClient | None) -> list[Any]:

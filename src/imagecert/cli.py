@@ -72,7 +72,9 @@ def _mock(args: argparse.Namespace) -> int:
         print("Press Ctrl-C to stop.", flush=True)
 
     try:
-        server.serve(args.host, args.port, args.defect, Settings(job_seconds=args.job_seconds), on_ready=ready)
+        server.serve(args.host, args.port, args.defect,
+                     Settings(job_seconds=args.job_seconds, control_outline=args.control == "outline"),
+                     on_ready=ready)
     except KeyboardInterrupt:
         pass
     except OSError as error:
@@ -127,6 +129,9 @@ def parser() -> argparse.ArgumentParser:
                       help="break one documented rule on purpose (repeatable; see --list-defects)")
     mock.add_argument("--list-defects", action="store_true", help="list every defect and exit")
     mock.add_argument("--emit-targets", metavar="DIR", help="write one target file per dialect into DIR")
+    mock.add_argument("--control", choices=("full", "outline"), default="full",
+                      help="outline: serve only the control calls of the public outline, no extension "
+                           "(how a mock built from the outline alone looks to the suite)")
     mock.add_argument("--job-seconds", type=float, default=2.0, metavar="S",
                       help="how long an asynchronous job runs before it ends by itself (default 2)")
     mock.set_defaults(run=_mock)

@@ -214,6 +214,9 @@ def _label_for_allure(dialect: str, ids: list[str]) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
+    broken = getattr(call.excinfo.value, "rules", ()) if call.excinfo is not None else ()
+    if report.failed and broken:  # a RuleViolation names the rules it broke: only those fail
+        report.user_properties.append(("imagecert_failed_rules", list(broken)))
     made = item.stash.get(_WORLD, None)
     if made is not None and report.when == "call" and report.failed:
         import allure
@@ -252,6 +255,7 @@ class Recorder:
             text = crash.message if crash is not None else report.longreprtext or ""
             entry["reason"] = ("" if report.when == "call" else f"error in {report.when}: ") + text[-4000:]
             entry["exchanges"] = props.get("imagecert_exchanges", [])
+            entry["failed_rules"] = props.get("imagecert_failed_rules")  # None: every linked rule
         if props.get("imagecert_fuzz"):
             entry["fuzz"] = props["imagecert_fuzz"]
 

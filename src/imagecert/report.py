@@ -21,7 +21,7 @@ from imagecert import __version__
 from imagecert.contracts import Entry, contracts_dir, load_catalog
 
 RESULTS = ("passed", "failed", "not_verified", "not_testable")
-# A rule's result from its tests' outcomes: one failure fails it; only skips leave it unverified.
+# When runs are merged, a test's worst outcome wins: a failure anywhere, then a pass.
 ORDER = {"failed": 0, "passed": 1, "not_verified": 2}
 
 
@@ -39,17 +39,38 @@ def required(entry: Entry, profile: str) -> tuple[bool, dict[str, Any] | None]:
     return entry.level in data["profiles"][profile]["required_levels"] and flag is None, flag
 
 
+def fails(test: dict[str, Any], rule_id: str) -> bool:
+    """A failed test is evidence against the rules its failure names (`failed_rules`),
+    or, where it names none, against every rule it is linked to."""
+    broken = test.get("failed_rules")
+    return test["outcome"] == "failed" and (not broken or rule_id in broken)
+
+
 def _result(entry: Entry, tests: list[dict[str, Any]]) -> tuple[str, str | None]:
     if not entry.testable:
         return "not_testable", entry.not_testable
     if not tests:
         return "not_verified", "no suite test of this run is linked to this rule"
-    worst = min(tests, key=lambda t: ORDER[t["outcome"]])
-    if worst["outcome"] == "failed":
-        return "failed", worst["reason"]
-    if worst["outcome"] == "passed":
+    failing = [t for t in tests if fails(t, entry.id)]
+    if failing:
+        return "failed", failing[0]["reason"]
+    if any(t["outcome"] == "passed" for t in tests):
         return "passed", None
-    return "not_verified", "; ".join(sorted({t["reason"] or "skipped" for t in tests}))
+    elsewhere = sorted({r for t in tests if t["outcome"] == "failed" for r in t["failed_rules"]})
+    reasons = {t["reason"] or "skipped" for t in tests if t["outcome"] == "not_verified"}
+    if elsewhere:
+        reasons.add(f"its only tests failed on another rule: {', '.join(elsewhere)}")
+    return "not_verified", "; ".join(sorted(reasons))
+
+
+def verdict(failed_required: list[str], required_rows: list[dict[str, Any]]) -> str:
+    """`certified` needs evidence: every required rule passed. A run in which nothing
+    required failed but some required rule went unverified is `incomplete`."""
+    if failed_required:
+        return "not certified"
+    if any(row["result"] != "passed" for row in required_rows):
+        return "incomplete"
+    return "certified"
 
 
 def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, Any], profile: str = "core",
@@ -72,7 +93,7 @@ def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, An
             "quote": entry.quote, "summary": entry.summary, "result": result, "reason": reason,
             "required": is_required, "tests": sorted(t["nodeid"] for t in tests),
             "failures": [{"test": t["nodeid"], "exchanges": t.get("exchanges", [])}
-                         for t in tests if t["outcome"] == "failed"],
+                         for t in tests if fails(t, entry.id)],
         }
         if flag:
             row["flagged"] = flag
@@ -99,7 +120,7 @@ def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, An
         "profile": profile,
         # where the zh and en IMS documents disagree: one document, or None for each rule's `choice`
         "held_to": {"ims_document": ims_document} if dialect == "huawei-ims" else {},
-        "verdict": "not certified" if failed_required else "certified",
+        "verdict": verdict(failed_required, required_rows),
         "failed_required": failed_required,
         "score": {
             "required": len(required_rows),
@@ -113,8 +134,8 @@ def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, An
             {"id": row["id"], "http_status": row["http_status"], "code": row["code"],
              "observed": row["result"] in ("passed", "failed")} for row in return_codes
         ],
-        "tests": sorted(({k: o[k] for k in ("nodeid", "outcome", "reason", "duration_s", "constraints")}
-                         for o in outcomes), key=lambda o: o["nodeid"]),
+        "tests": sorted(({**{k: o[k] for k in ("nodeid", "outcome", "reason", "duration_s", "constraints")},
+                          "failed_rules": o.get("failed_rules")} for o in outcomes), key=lambda o: o["nodeid"]),
         "fuzz": fuzz or {"examples": 0, "failures": []},
         "summary": summary,
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,23 +64,80 @@ def wrong_secret(target_auth: dict[str, str]) -> dict[str, str]:
     return changed
 
 
+# The statuses with which a control endpoint says it does not serve a call: an extension
+# of the outline (interfaces.md, "Control protocol (v1)") that this mock leaves out.
+NOT_SERVED = frozenset({404, 405, 501})
+
+
 class Control:
-    """A thin client of the control protocol."""
+    """A thin client of the control protocol.
+
+    The outline's v1 calls are all a mock must serve. Anything more is an extension
+    (`contracts/control.openapi.yaml` marks each with `x-imagecert-extension`): the
+    suite uses one only when `GET /` announces it in `extensions`, or, where the mock
+    announces nothing, when the call answers; never is a missing extension a failure.
+    """
+
+    # What each control URL announced, found once per run: {url: names} or {url: None}
+    # where `GET /` announced nothing (then each extension is tried once).
+    _announced: dict[str, frozenset[str] | None] = {}
+    _unserved: dict[str, set[str]] = {}
+    _lock = threading.Lock()
 
     def __init__(self, url: str):
         self.url = url.rstrip("/")
         self.session = requests.Session()
 
     def call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
-        try:
-            response = self.session.request(method, self.url + path, json=body, params=params, timeout=CONTROL_TIMEOUT_S)
-        except requests.RequestException as error:
-            raise Unreachable(f"control protocol {method} {self.url}{path}: no answer ({error.__class__.__name__})") from None
+        response = self._send(method, path, body, params)
         if response.status_code >= 300:
             raise ProvisioningError(
                 f"control protocol {method} {path} answered {response.status_code}: {response.text[:300]}"
             )
         return response.json() if response.content else None
+
+    def _send(self, method: str, path: str, body: Any, params: dict[str, str] | None) -> requests.Response:
+        try:
+            return self.session.request(method, self.url + path, json=body, params=params, timeout=CONTROL_TIMEOUT_S)
+        except requests.RequestException as error:
+            raise Unreachable(f"control protocol {method} {self.url}{path}: no answer ({error.__class__.__name__})") from None
+
+    def announced(self) -> frozenset[str] | None:
+        """The extensions `GET /` names, or None where the mock announces nothing."""
+        with self._lock:
+            if self.url not in self._announced:
+                self._announced[self.url] = self._discover()
+            return self._announced[self.url]
+
+    def _discover(self) -> frozenset[str] | None:
+        response = self._send("GET", "/", None, None)
+        try:
+            names = response.json().get("extensions") if response.status_code == 200 else None
+        except (ValueError, AttributeError):
+            names = None
+        if not isinstance(names, list):
+            return None
+        return frozenset(name for name in names if isinstance(name, str))
+
+    def extension(self, name: str, method: str, path: str, body: Any = None,
+                  params: dict[str, str] | None = None) -> tuple[bool, Any]:
+        """(served, answer) of an extension call: (False, None) where the mock does not serve it."""
+        announced = self.announced()
+        if announced is not None and name not in announced:
+            return False, None
+        if name in self._unserved.get(self.url, set()):
+            return False, None
+        response = self._send(method, path, body, params)
+        if response.status_code in NOT_SERVED and announced is None:
+            with self._lock:
+                self._unserved.setdefault(self.url, set()).add(name)
+            return False, None
+        if response.status_code >= 300:
+            raise ProvisioningError(
+                f"control protocol {method} {path} (extension {name!r}, announced) answered "
+                f"{response.status_code}: {response.text[:300]}"
+            )
+        return True, response.json() if response.content else None
 
 
 @dataclass(frozen=True)
@@ -271,10 +329,21 @@ class World:
         self.control.call("PATCH", f"/resources/{resource_id}", {"attributes": attributes})
 
     def resources(self, kind: str) -> list[dict[str, Any]] | None:
-        """Every resource of a kind in this tenant; None in static mode (unknowable)."""
+        """Every resource of a kind in this tenant; None where that is unknowable: static
+        mode, or a mock that does not serve the listing (an extension of the outline)."""
         if self.control is None:
             return None
-        return self.control.call("GET", "/resources", params={"tenant_id": self.tenant_id, "kind": kind})["resources"]
+        served, answer = self.control.extension("resources.list", "GET", "/resources",
+                                                params={"tenant_id": self.tenant_id, "kind": kind})
+        return answer["resources"] if served else None
+
+    def listed(self, kind: str, what: str) -> list[dict[str, Any]]:
+        """`resources(kind)` for a test that cannot go on without it: "not verified" otherwise."""
+        found = self.resources(kind)
+        if found is None:
+            not_verified(f"{what} needs the control protocol's resource listing "
+                         "(static mode, or an extension this target does not serve)")
+        return found
 
     def quota(self, **limits: int) -> None:
         self._need_control("setting quotas")

@@ -93,7 +93,7 @@ def test_the_image_of_a_volume_backed_server_is_kept_as_snapshots(world):
                         system_disk={"category": "cloud", "attached": True, "size_gb": 40})
     image_id = make_image(world, server, "NOVA-C007")
     wait_until_made(world, image_id, "NOVA-C007")
-    kept = [s for s in world.resources("snapshot") if s["attributes"].get("image_id") == image_id]
+    kept = [s for s in world.listed("snapshot", "NOVA-C007") if s["attributes"].get("image_id") == image_id]
     check(world.api, "NOVA-C007", bool(kept), "the image of a volume-backed server is kept as no snapshot")
 
 
@@ -104,10 +104,10 @@ def test_deleting_the_image_leaves_its_snapshots(world):
                         system_disk={"category": "cloud", "attached": True, "size_gb": 40})
     image_id = make_image(world, server, "NOVA-C003")
     wait_until_made(world, image_id, "NOVA-C003")
-    made = [s["id"] for s in world.resources("snapshot") if s["attributes"].get("image_id") == image_id]
+    made = [s["id"] for s in world.listed("snapshot", "NOVA-C003") if s["attributes"].get("image_id") == image_id]
     check(world.api, "NOVA-C003", bool(made), "imaging a volume-backed server made no volume snapshot")
 
     expect_success(world.api, world.api.call("deleteImage", path={"image_id": image_id}), "NOVA-C003", status=204)
-    left = {s["id"] for s in world.resources("snapshot")}
+    left = {s["id"] for s in world.listed("snapshot", "NOVA-C003")}
     check(world.api, "NOVA-C003", set(made) <= left,
           f"deleting the image deleted its snapshots {sorted(set(made) - left)}")

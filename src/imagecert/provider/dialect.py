@@ -44,6 +44,9 @@ class Settings:
     body_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
     max_header_bytes: int = 16 * 1024
+    # Serve only the control calls of the outline (interfaces.md), no extension: how a
+    # third-party mock built from the outline alone looks to the suite.
+    control_outline: bool = False
 
 
 @dataclass
