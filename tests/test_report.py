@@ -56,9 +56,34 @@ def test_one_failed_must_rule_fails_the_verdict(dialect):
 def test_an_advisory_failure_fails_only_the_strict_profile():
     dialect = next(d for d in DIALECTS if rules_to_test(d, level="advisory") or rules_to_test(d, level="should"))
     soft = (rules_to_test(dialect, level="should") + rules_to_test(dialect, level="advisory"))[0]
-    rows = [outcome(dialect, [soft.id], "failed")]
+    passing = [outcome(dialect, [e.id], "passed") for e in rules_to_test(dialect) if e.id != soft.id]
+    rows = passing + [outcome(dialect, [soft.id], "failed")]
     assert build(dialect, rows, TARGET, profile="core")["verdict"] == "certified"
     assert build(dialect, rows, TARGET, profile="strict")["verdict"] == "not certified"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_certified_needs_every_required_rule_passed_else_incomplete(dialect):
+    every = [outcome(dialect, [e.id], "passed") for e in rules_to_test(dialect)]
+    certified = build(dialect, every, TARGET)
+    assert certified["verdict"] == "certified"
+    unverified = next(r["id"] for r in certified["constraints"] + certified["return_codes"] if r["required"])
+    rows = [o for o in every if o["constraints"] != [unverified]]
+    rows.append(outcome(dialect, [unverified], "not_verified", reason="static"))
+    document = build(dialect, rows, TARGET)
+    assert document["verdict"] == "incomplete" and not document["failed_required"]
+
+
+def test_a_failure_fails_only_the_rules_it_names():
+    dialect = "jdcloud-vm"
+    first, second = rules_to_test(dialect, level="must")[:2]
+    failing = dict(outcome(dialect, [first.id, second.id], "failed", reason="expected 400"), failed_rules=[first.id])
+    rows = {row["id"]: row for row in build(dialect, [failing], TARGET)["constraints"]}
+    assert rows[first.id]["result"] == "failed"
+    assert rows[second.id]["result"] == "not_verified" and first.id in rows[second.id]["reason"]
+    unattributed = dict(failing, failed_rules=None)
+    rows = {row["id"]: row for row in build(dialect, [unattributed], TARGET)["constraints"]}
+    assert rows[first.id]["result"] == rows[second.id]["result"] == "failed"
 
 
 def test_not_verified_rules_are_counted_apart_in_the_score():

@@ -7,6 +7,7 @@ reference provider started with that one defect; the run must fail.
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import pytest
@@ -32,15 +33,39 @@ class Collected:
 
 
 class Outcomes:
-    def __init__(self) -> None:
+    def __init__(self, linked: dict[str, list[str]]) -> None:
+        self.linked = linked
         self.failed: list[str] = []
         self.passed: list[str] = []
+        self.failed_rules: set[str] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:
             self.failed.append(report.nodeid)
+            named = dict(report.user_properties).get("imagecert_failed_rules")
+            # as the report counts it: the rules the failure names, else every linked rule
+            self.failed_rules |= set(named or [r for r, nodes in self.linked.items() if report.nodeid in nodes])
         elif report.passed and report.when == "call":
             self.passed.append(report.nodeid)
+
+
+# defect id -> how many rules other than the broken one its run failed
+COLLATERAL: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def collateral_summary(request):
+    """After the proof, say how precisely failures name their rule (the median should be 0)."""
+    yield
+    if COLLATERAL:
+        counts = sorted(COLLATERAL.values())
+        worst = sorted(COLLATERAL.items(), key=lambda item: -item[1])[:5]
+        line = (f"defect proof: {len(counts)} defects; other rules failing with the broken one: "
+                f"median {statistics.median(counts)}, max {counts[-1]} "
+                f"({', '.join(f'{d} {n}' for d, n in worst if n)})")
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +94,12 @@ def test_the_suite_catches_the_defect(linked, defect):
     # the fuzz suites carry every rule of the request schema and run for seconds: they stand in
     # only where no example test is linked (tests/test_fuzz.py proves what fuzzing alone finds)
     tests = [n for n in tests if not n.split("::")[0].endswith("/test_fuzz.py")] or tests
-    outcomes = Outcomes()
+    outcomes = Outcomes(linked)
     pytest.main([str(SUITES.parent / n) for n in tests] + ["--imagecert-defect", defect.id, *NESTED],
                 plugins=[outcomes])
     assert outcomes.failed, (
         f"{defect.id} ({defect.description}) went unnoticed: every test linked to {defect.rule} passed: "
         + ", ".join(outcomes.passed))
+    assert defect.rule in outcomes.failed_rules, (
+        f"{defect.id} broke {defect.rule}, but the failures named other rules: {sorted(outcomes.failed_rules)}")
+    COLLATERAL[defect.id] = len(outcomes.failed_rules - {defect.rule})

@@ -128,11 +128,23 @@ def schema_problems(dialect: str, response: requests.Response, operation_id: str
     return [f"body {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5]]
 
 
-def _fail(entry: Entry | None, problems: Iterable[str], exchanges: Iterable[Any]) -> None:
+def body_rules(dialect: str, response: requests.Response) -> tuple[str, ...]:
+    """The rules that say how an answer's body looks: the `x-constraint` of its documented
+    schema (an error body's own rule, e.g. IMS-B007), or none."""
+    operation_id = find_operation(dialect, response.request.method, response.request.url)
+    documented = operations(dialect)[operation_id].spec.get("responses", {}) if operation_id else {}
+    spec = resolve(dialect, documented.get(str(response.status_code)) or {})
+    schema = next((m.get("schema") for t, m in (spec.get("content") or {}).items() if "json" in t), None) or {}
+    named = resolve(dialect, schema).get("x-constraint") if isinstance(schema, dict) else None
+    return tuple([named] if isinstance(named, str) else named or [])
+
+
+def _fail(entry: Entry | None, problems: Iterable[str], exchanges: Iterable[Any],
+          rules: Iterable[str] | None = None) -> None:
     head = f"[{entry.id}] {entry.quote.strip()}\n  ({entry.source})\n" if entry else ""
     shown = "\n".join(x.show() for x in exchanges)
     raise RuleViolation(head + "".join(f"  - {p}\n" for p in problems) + ("\n" + shown if shown else ""),
-                        rules=(entry.id,) if entry else ())
+                        rules=rules if rules is not None else (entry.id,) if entry else ())
 
 
 def _exchanges(api: ApiClient | None) -> list[Any]:
@@ -159,8 +171,11 @@ def expect_refusal(api: ApiClient, response: requests.Response, rule_id: str) ->
             problems.append(f"expected the documented message {message!r}, got {got_message!r}")
     elif body is not None and not got_message:
         problems.append("the error body carries no message")
-    if response.status_code == status:
-        problems.extend(schema_problems(api.dialect, response))
+    # A body of the wrong shape (its code unreadable) breaks the body's own rule (e.g. IMS-B007);
+    # the status, code and message of a well-formed answer are the refused rule's.
+    shape = schema_problems(api.dialect, response) if response.status_code == status else []
+    if shape:
+        _fail(entry, shape + problems, _exchanges(api), rules=body_rules(api.dialect, response) or (entry.id,))
     if problems:
         _fail(entry, problems, _exchanges(api))
     return body
