@@ -217,8 +217,9 @@ def _ratios(provider: dict, bare: dict) -> dict:
             "capacity_of_bare": round(bare["server_cpu_us_per_request"] / provider["server_cpu_us_per_request"], 2)}
 
 
-def _spawn(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+def _spawn(command: list[str], src: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(src)} if src else None
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 
 
 def _free_port() -> int:
@@ -229,16 +230,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def provider_load(calls: int, seconds: float) -> dict:
+def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> dict:
     """Per dialect: `calls` valid signed createImage calls (each on its own instance) and as
     many unauthenticated reads, from CLIENTS processes, at most `seconds` each; then the
-    same number of POST and GET calls on a bare Starlette route served by uvicorn (h11)."""
+    same number of POST and GET calls on a bare Starlette route served by uvicorn (h11).
+    With `baseline` (another checkout's src/), its provider is loaded the same way, in turn."""
     port = _free_port()
     bare = _spawn([sys.executable, "-c", BARE_APP, str(port)])
-    mock = _spawn([str(BIN / "imagecert"), "mock", "--port", "0"])
+    mocks = {"provider": _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], ROOT / "src")}
+    if baseline:
+        mocks["baseline"] = _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], baseline)
     try:
         bare.stdout.readline()
-        base_url = mock.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
+        bases = {label: m.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0] for label, m in mocks.items()}
         bare_url = f"http://127.0.0.1:{port}/bare"
         for _ in range(100):  # the bare server prints before it binds
             try:
@@ -246,10 +250,9 @@ def provider_load(calls: int, seconds: float) -> dict:
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        control = Control(base_url + "/_imagecert/v1")
         figures: dict = {}
 
-        def jobs(write: bool, dialect=None, tenant=None, instances=(), read=None) -> list[dict]:
+        def jobs(write: bool, base_url=None, dialect=None, tenant=None, instances=(), read=None) -> list[dict]:
             return [{"dialect": dialect, "base_url": base_url, "bare_url": bare_url, "write": write,
                      "scope": tenant["scope"] if tenant else None, "auth": tenant["auth"] if tenant else None,
                      "read": read, "index": i, "deadline": time.time() + seconds,
@@ -257,26 +260,33 @@ def provider_load(calls: int, seconds: float) -> dict:
                     for i in range(CLIENTS)]
 
         for dialect in DIALECTS:
-            tenant = control.session.post(f"{control.url}/tenants", json={"dialect": dialect}, timeout=10).json()
-            instances = [control.session.post(f"{control.url}/resources", timeout=10, json={
-                "tenant_id": tenant["tenant_id"], "kind": "instance", "attributes": {}}).json()["id"]
-                for _ in range(calls)]
-            row = {"bare_post": _drive(bare.pid, jobs(True)),
-                   "create_image": _drive(mock.pid, jobs(True, dialect, tenant, instances))}
-            row["create_over_bare"] = _ratios(row["create_image"], row["bare_post"])
+            row: dict = {"bare_post": _drive(bare.pid, jobs(True))}
             if READ[dialect]:
                 row["bare_get"] = _drive(bare.pid, jobs(False))
-                row["unauthenticated_read"] = _drive(mock.pid, jobs(False, dialect, tenant, read=READ[dialect]))
-                row["read_over_bare"] = _ratios(row["unauthenticated_read"], row["bare_get"])
+            for label, mock in mocks.items():
+                control = Control(bases[label] + "/_imagecert/v1")
+                tenant = control.call("POST", "/tenants", {"dialect": dialect})
+                instances = [control.call("POST", "/resources", {"tenant_id": tenant["tenant_id"], "kind": "instance",
+                                                                 "attributes": {}})["id"] for _ in range(calls)]
+                mine = row[label] = {"create_image": _drive(mock.pid, jobs(True, bases[label], dialect, tenant, instances))}
+                mine["create_over_bare"] = _ratios(mine["create_image"], row["bare_post"])
+                if READ[dialect]:
+                    mine["unauthenticated_read"] = _drive(mock.pid, jobs(False, bases[label], dialect, tenant,
+                                                                         read=READ[dialect]))
+                    mine["read_over_bare"] = _ratios(mine["unauthenticated_read"], row["bare_get"])
+                print(f"  {dialect} ({label}): createImage {mine['create_image']['requests_per_s']} req/s, "
+                      f"{mine['create_image']['server_cpu_us_per_request']} µs server CPU; bare "
+                      f"{row['bare_post']['requests_per_s']} req/s, {row['bare_post']['server_cpu_us_per_request']} µs;"
+                      f" capacity {mine['create_over_bare']['capacity_of_bare']:.0%} of bare", flush=True)
+            if baseline:
+                row["provider_over_baseline"] = _ratios(row["provider"]["create_image"], row["baseline"]["create_image"])
             figures[dialect] = row
-            print(f"  {dialect}: createImage {row['create_image']['requests_per_s']} req/s, "
-                  f"{row['create_image']['server_cpu_us_per_request']} µs server CPU; bare "
-                  f"{row['bare_post']['requests_per_s']} req/s, {row['bare_post']['server_cpu_us_per_request']} µs; "
-                  f"capacity {row['create_over_bare']['capacity_of_bare']:.0%} of bare", flush=True)
-        figures["peak_rss_mb"] = {"provider": _rss_mb(mock.pid), "bare": _rss_mb(bare.pid)}
-        figures["peak_rss_mb"]["ratio"] = round(figures["peak_rss_mb"]["provider"] / figures["peak_rss_mb"]["bare"], 2)
+        figures["peak_rss_mb"] = {label: _rss_mb(m.pid) for label, m in mocks.items()}
+        figures["peak_rss_mb"]["bare"] = _rss_mb(bare.pid)
+        figures["peak_rss_mb"]["provider_over_bare"] = round(figures["peak_rss_mb"]["provider"]
+                                                             / figures["peak_rss_mb"]["bare"], 2)
     finally:
-        for process in (mock, bare):
+        for process in (*mocks.values(), bare):
             process.terminate()
             process.wait(timeout=10)
     return figures
@@ -287,6 +297,8 @@ def main() -> None:
     parser.add_argument("--fuzz-examples", type=int, default=25, help="examples per fuzzed operation (default 25)")
     parser.add_argument("--load-calls", type=int, default=1500, help="calls per load phase (default 1500)")
     parser.add_argument("--load-seconds", type=float, default=6.0, help="longest a load phase runs (default 6)")
+    parser.add_argument("--baseline-src", type=Path, metavar="DIR",
+                        help="also load the provider of another checkout's src/ (before/after in one run)")
     parser.add_argument("--only", choices=("provider", "certify"), help="run one part of the bench")
     args = parser.parse_args()
 
@@ -311,7 +323,7 @@ def main() -> None:
         results["peak_rss_mb_certify"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     if args.only != "certify":
         print(f"provider load ({CLIENTS} client processes) …", flush=True)
-        results["provider_load"] = provider_load(args.load_calls, args.load_seconds)
+        results["provider_load"] = provider_load(args.load_calls, args.load_seconds, args.baseline_src)
 
     out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from starlette.responses import Response
 
-from imagecert.contracts import Operation, operations
+from imagecert.contracts import Operation, operations, request_pointer, validator
 from imagecert.provider.rules import Answer, Defect, ProviderError, Rules
 from imagecert.provider.store import Store, Tenant
 from imagecert.provider.validation import body_errors
@@ -87,8 +87,17 @@ class Dialect:
         self.store = store
         self.rules = rules
         self.settings = settings
+        self._validators: dict[tuple[str, str | None], Any] = {}
 
     # wiring ------------------------------------------------------------------
+    def _validator(self, operation_id: str, media_type: str | None):
+        """The contract's validator for one request body, built once: building one resolves
+        the contract's references anew."""
+        key = (operation_id, media_type)
+        if key not in self._validators:
+            self._validators[key] = validator(self.name, request_pointer(self.name, operation_id, media_type))
+        return self._validators[key]
+
     def operations(self) -> dict[str, Operation]:
         return operations(self.name)
 
@@ -120,6 +129,8 @@ class Dialect:
 
     def check_body(self, call: Call, data: Any, media_type: str | None = None) -> None:
         """Validate a request body against the contract; raise the first rule it breaks."""
+        if self._validator(call.operation.operation_id, media_type).is_valid(data):
+            return  # the common case: no need to sort and trace errors to their rules
         for rule_id, detail in body_errors(self.name, call.operation.operation_id, data, media_type):
             if rule_id is None:
                 self.rules.require(self.malformed_rule, False, message=detail)
