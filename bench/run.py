@@ -8,9 +8,13 @@ Prints, and writes to bench/results/<date>.json:
 - the same contract fuzzed by the bare schemathesis command line (`st run`) against the
   same server with the same example budget, and the suite's ratio over it;
 - offline replay time of the committed cassettes (`pytest suites --replay`);
-- the reference provider's throughput for a valid createImage (a bounded load loop on
-  loopback, two client threads) with p50/p99 latency;
-- peak memory (RSS) of the processes it ran.
+- the reference provider under load, per dialect: valid signed createImage calls (each on
+  its own running instance) and unauthenticated reads from several client processes, next
+  to a bare Starlette + uvicorn JSON route started in the same run; req/s, p50/p99 latency
+  and the server's CPU time per request (from /proc/<pid>/stat, read around the load only),
+  and each figure's ratio over the bare route;
+- certify's speed-up with -n 2, and peak memory (RSS) of the processes it ran.
+`--only provider` runs the load part alone (about a minute).
 Every load it makes goes to 127.0.0.1 only, and every loop is bounded in count and time.
 """
 
@@ -24,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +36,7 @@ import requests
 
 from imagecert.contracts import DIALECTS
 from imagecert.provider import server
-from imagecert.world import auth_for
+from imagecert.world import Control, auth_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -104,81 +107,223 @@ def replay_run() -> dict:
     return {"wall_s": round(seconds, 2), "exit": done.returncode, "tail": done.stdout.strip().splitlines()[-1:]}
 
 
-def provider_load(seconds: float) -> dict:
-    """Valid JD createImage calls, each on its own running instance, from two threads."""
-    process = subprocess.Popen([str(BIN / "imagecert"), "mock", "--port", "0", "--emit-targets",
-                                str(Path(tempfile.mkdtemp()) / "t")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        line = process.stdout.readline()
-        base_url = line.split(" on ", 1)[1].split(" ", 1)[0]
-        control = base_url + "/_imagecert/v1"
-        tenant = requests.post(f"{control}/tenants", json={"dialect": "jdcloud-vm"}, timeout=10).json()
-        instances = [requests.post(f"{control}/resources", json={"tenant_id": tenant["tenant_id"], "kind": "instance",
-                                                                  "attributes": {"status": "running"}}, timeout=10).json()["id"]
-                     for _ in range(LOAD_REQUESTS_MAX)]
-        auth = auth_for(tenant["auth"], tenant["scope"])
-        region = tenant["scope"]["region_id"]
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-        lock = threading.Lock()
-        deadline = time.perf_counter() + seconds
+# -- the provider under load, next to a bare ASGI route ---------------------------------
+BARE_APP = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-        def worker(mine: list[str]) -> None:
-            session = requests.Session()
-            for instance in mine:
-                if time.perf_counter() > deadline:
-                    return
-                started = time.perf_counter()
-                answer = session.post(f"{base_url}/v1/regions/{region}/instances/{instance}:createImage",
-                                      json={"name": "bench-image"}, auth=auth, timeout=10)
-                with lock:
-                    latencies.append(time.perf_counter() - started)
-                    statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+async def post(request):
+    await request.body()
+    return JSONResponse({"id": "bench"})
 
-        threads = [threading.Thread(target=worker, args=(instances[i::2],)) for i in range(2)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - began
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    latencies.sort()
+async def get(request):
+    return JSONResponse({"id": "bench"})
+
+app = Starlette(routes=[Route("/bare", post, methods=["POST"]), Route("/bare", get, methods=["GET"])])
+print("ready", flush=True)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,
+            lifespan="off", http="h11", timeout_keep_alive=5)
+"""
+# Valid createImage (signed, with state and validation) and an unauthenticated read, per dialect.
+CREATE = {
+    "jdcloud-vm": ("createImage", lambda scope, instance, n: {"path": {"instanceId": instance},
+                                                             "json": {"name": f"bench-{n}"}}),
+    "huawei-nova": ("createImage", lambda scope, instance, n: {"path": {"server_id": instance},
+                                                              "json": {"createImage": {"name": f"bench-{n}"}}}),
+    "huawei-ims": ("createWholeImage", lambda scope, instance, n: {"json": {"name": f"bench_{n}",
+                                                                           "instance_id": instance}}),
+    "apsara-ecs": ("CreateImage", lambda scope, instance, n: {"form": {"RegionId": scope["region_id"],
+                                                                      "ImageName": f"bench-{n}",
+                                                                      "InstanceId": instance}}),
+}
+# (operation, path): answered with the dialect's authentication refusal
+READ = {"jdcloud-vm": ("describeImage", {"imageId": "img-bench"}),
+        "huawei-nova": ("showImage", {"image_id": "bench"}),
+        "huawei-ims": ("glanceShowImage", {"image_id": "bench"}),
+        "apsara-ecs": None}  # its reads are signed RPC POSTs
+CLIENTS = 3
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _client(job: dict) -> dict:
+    """One load process: its share of the calls, until they are done or the deadline passes."""
+    session = requests.Session()
+    api = None
+    if job["dialect"]:
+        from imagecert.client import ApiClient
+        api = ApiClient(job["dialect"], job["base_url"], job["scope"], auth_for(job["auth"], job["scope"]))
+    latencies, statuses = [], {}
+    deadline = job["deadline"]
+    for n, instance in enumerate(job["instances"]):
+        if time.time() > deadline:
+            break
+        started = time.perf_counter()
+        if api is None:
+            answer = (session.post(job["bare_url"], json={"name": f"bench-{n}"}, timeout=10) if job["write"]
+                      else session.get(job["bare_url"], timeout=10))
+        elif job["write"]:
+            operation, build = CREATE[job["dialect"]]
+            answer = api.call(operation, **build(job["scope"], instance, f"{job['index']}-{n}"))
+            api.exchanges.clear()
+        else:
+            method, url = api.url_for(*job["read"])
+            answer = session.request(method, url, timeout=10)
+        latencies.append(time.perf_counter() - started)
+        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+    return {"latencies": latencies, "statuses": statuses}
+
+
+def _drive(pid: int, jobs: list[dict]) -> dict:
+    """Run the load processes at once; the server's CPU is read around the load alone."""
+    import multiprocessing
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        before, began = _cpu_ticks(pid), time.perf_counter()
+        done = pool.map(_client, jobs)
+        elapsed, after = time.perf_counter() - began, _cpu_ticks(pid)
+    latencies = sorted(x for d in done for x in d["latencies"])
+    statuses: dict[str, int] = {}
+    for d in done:
+        for code, count in d["statuses"].items():
+            statuses[str(code)] = statuses.get(str(code), 0) + count
+    count = len(latencies)
     return {
-        "requests": len(latencies), "seconds": round(elapsed, 2), "statuses": statuses,
-        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "requests": count, "statuses": statuses,
+        "requests_per_s": round(count / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "p99_ms": round(latencies[max(0, int(count * 0.99) - 1)] * 1000, 2),
+        "server_cpu_us_per_request": round((after - before) / ticks / count * 1e6, 1),
     }
+
+
+def _ratios(provider: dict, bare: dict) -> dict:
+    return {"requests_per_s": round(provider["requests_per_s"] / bare["requests_per_s"], 2),
+            "server_cpu_per_request": round(provider["server_cpu_us_per_request"] / bare["server_cpu_us_per_request"], 2),
+            "capacity_of_bare": round(bare["server_cpu_us_per_request"] / provider["server_cpu_us_per_request"], 2)}
+
+
+def _spawn(command: list[str], src: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(src)} if src else None
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> dict:
+    """Per dialect: `calls` valid signed createImage calls (each on its own instance) and as
+    many unauthenticated reads, from CLIENTS processes, at most `seconds` each; then the
+    same number of POST and GET calls on a bare Starlette route served by uvicorn (h11).
+    With `baseline` (another checkout's src/), its provider is loaded the same way, in turn."""
+    port = _free_port()
+    bare = _spawn([sys.executable, "-c", BARE_APP, str(port)])
+    mocks = {"provider": _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], ROOT / "src")}
+    if baseline:
+        mocks["baseline"] = _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], baseline)
+    try:
+        bare.stdout.readline()
+        bases = {label: m.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0] for label, m in mocks.items()}
+        bare_url = f"http://127.0.0.1:{port}/bare"
+        for _ in range(100):  # the bare server prints before it binds
+            try:
+                requests.get(bare_url, timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        figures: dict = {}
+
+        def jobs(write: bool, base_url=None, dialect=None, tenant=None, instances=(), read=None) -> list[dict]:
+            return [{"dialect": dialect, "base_url": base_url, "bare_url": bare_url, "write": write,
+                     "scope": tenant["scope"] if tenant else None, "auth": tenant["auth"] if tenant else None,
+                     "read": read, "index": i, "deadline": time.time() + seconds,
+                     "instances": list(instances)[i::CLIENTS] if instances else [None] * (calls // CLIENTS)}
+                    for i in range(CLIENTS)]
+
+        for dialect in DIALECTS:
+            row: dict = {"bare_post": _drive(bare.pid, jobs(True))}
+            if READ[dialect]:
+                row["bare_get"] = _drive(bare.pid, jobs(False))
+            for label, mock in mocks.items():
+                control = Control(bases[label] + "/_imagecert/v1")
+                tenant = control.call("POST", "/tenants", {"dialect": dialect})
+                instances = [control.call("POST", "/resources", {"tenant_id": tenant["tenant_id"], "kind": "instance",
+                                                                 "attributes": {}})["id"] for _ in range(calls)]
+                mine = row[label] = {"create_image": _drive(mock.pid, jobs(True, bases[label], dialect, tenant, instances))}
+                mine["create_over_bare"] = _ratios(mine["create_image"], row["bare_post"])
+                if READ[dialect]:
+                    mine["unauthenticated_read"] = _drive(mock.pid, jobs(False, bases[label], dialect, tenant,
+                                                                         read=READ[dialect]))
+                    mine["read_over_bare"] = _ratios(mine["unauthenticated_read"], row["bare_get"])
+                print(f"  {dialect} ({label}): createImage {mine['create_image']['requests_per_s']} req/s, "
+                      f"{mine['create_image']['server_cpu_us_per_request']} µs server CPU; bare "
+                      f"{row['bare_post']['requests_per_s']} req/s, {row['bare_post']['server_cpu_us_per_request']} µs;"
+                      f" capacity {mine['create_over_bare']['capacity_of_bare']:.0%} of bare", flush=True)
+            if baseline:
+                row["provider_over_baseline"] = _ratios(row["provider"]["create_image"], row["baseline"]["create_image"])
+            figures[dialect] = row
+        figures["peak_rss_mb"] = {label: _rss_mb(m.pid) for label, m in mocks.items()}
+        figures["peak_rss_mb"]["bare"] = _rss_mb(bare.pid)
+        figures["peak_rss_mb"]["provider_over_bare"] = round(figures["peak_rss_mb"]["provider"]
+                                                             / figures["peak_rss_mb"]["bare"], 2)
+    finally:
+        for process in (*mocks.values(), bare):
+            process.terminate()
+            process.wait(timeout=10)
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fuzz-examples", type=int, default=25, help="examples per fuzzed operation (default 25)")
-    parser.add_argument("--load-seconds", type=float, default=10.0, help="how long the load loop runs (default 10)")
+    parser.add_argument("--load-calls", type=int, default=1500, help="calls per load phase (default 1500)")
+    parser.add_argument("--load-seconds", type=float, default=6.0, help="longest a load phase runs (default 6)")
+    parser.add_argument("--baseline-src", type=Path, metavar="DIR",
+                        help="also load the provider of another checkout's src/ (before/after in one run)")
+    parser.add_argument("--only", choices=("provider", "certify"), help="run one part of the bench")
     args = parser.parse_args()
 
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                      "fuzz_examples": args.fuzz_examples}
-    with tempfile.TemporaryDirectory() as scratch:
-        print("certify, serial …", flush=True)
-        results["certify_serial"] = certify_run(Path(scratch) / "serial", args.fuzz_examples, None)
-        results["fuzz"] = fuzz_throughput(Path(scratch) / "serial")
-        print("certify, -n 2 …", flush=True)
-        results["certify_n2"] = certify_run(Path(scratch) / "n2", args.fuzz_examples, "2")
-    print("st run (bare schemathesis) …", flush=True)
-    results["st_run_nova"] = bare_schemathesis(args.fuzz_examples)
-    nova = results["fuzz"].get("huawei-nova", {})
-    if nova.get("seconds") and results["st_run_nova"]["wall_s"]:
-        results["suite_over_bare_engine_nova"] = round(nova["seconds"] / results["st_run_nova"]["wall_s"], 2)
-    print("replay of the committed cassettes …", flush=True)
-    results["replay"] = replay_run()
-    print("provider load …", flush=True)
-    results["provider_load"] = provider_load(args.load_seconds)
-    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    if args.only != "provider":
+        with tempfile.TemporaryDirectory() as scratch:
+            print("certify, serial …", flush=True)
+            results["certify_serial"] = certify_run(Path(scratch) / "serial", args.fuzz_examples, None)
+            results["fuzz"] = fuzz_throughput(Path(scratch) / "serial")
+            print("certify, -n 2 …", flush=True)
+            results["certify_n2"] = certify_run(Path(scratch) / "n2", args.fuzz_examples, "2")
+        results["certify_speedup_n2"] = round(results["certify_serial"]["wall_s"] / results["certify_n2"]["wall_s"], 2)
+        print("st run (bare schemathesis) …", flush=True)
+        results["st_run_nova"] = bare_schemathesis(args.fuzz_examples)
+        nova = results["fuzz"].get("huawei-nova", {})
+        if nova.get("seconds") and results["st_run_nova"]["wall_s"]:
+            results["suite_over_bare_engine_nova"] = round(nova["seconds"] / results["st_run_nova"]["wall_s"], 2)
+        print("replay of the committed cassettes …", flush=True)
+        results["replay"] = replay_run()
+        results["peak_rss_mb_certify"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    if args.only != "certify":
+        print(f"provider load ({CLIENTS} client processes) …", flush=True)
+        results["provider_load"] = provider_load(args.load_calls, args.load_seconds, args.baseline_src)
 
     out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

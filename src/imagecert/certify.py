@@ -117,6 +117,25 @@ class Progress:
 QUIET_PYTEST = ["-p", "no:cacheprovider", "-p", "no:terminal", "-o", "addopts=--import-mode=importlib"]
 
 
+def cache_bytecode() -> None:
+    """Keep compiled bytecode (and pytest's rewritten test modules) under the user's cache
+    directory, for this run and the xdist workers it starts: with PYTHONDONTWRITEBYTECODE
+    set and no cache, every process re-parses hypothesis and schemathesis (seconds each).
+    A PYTHONPYCACHEPREFIX the user chose is left alone."""
+    if os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    prefix = base / "imagecert" / "pycache"
+    try:
+        prefix.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # no writable cache: run as before
+    os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # the tree stays clean: bytecode goes to the prefix
+    sys.pycache_prefix = str(prefix)
+    sys.dont_write_bytecode = False
+
+
 def pytest_args(args: Any, targets: list[Target]) -> list[str]:
     argv = [str(suites_dir()), *QUIET_PYTEST, "--report-dir", str(args.report_dir),
             "--alluredir", str(Path(args.report_dir) / "allure-results"), "--clean-alluredir"]
@@ -181,6 +200,7 @@ def certify(args: Any, out: TextIO | None = None) -> int:
         out.write(f"--replay: certifying the cassettes in {folder}, offline\n")
     elif not targets:
         out.write("no --target: certifying the embedded reference provider\n")
+    cache_bytecode()
     status = pytest.main(pytest_args(args, targets), plugins=[Progress(out)])
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")

@@ -18,7 +18,9 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from starlette.responses import Response
 
-from imagecert.contracts import Operation, operations
+from jsonschema import Draft202012Validator
+
+from imagecert.contracts import Operation, operations, request_pointer, resolve, validator
 from imagecert.provider.rules import Answer, Defect, ProviderError, Rules
 from imagecert.provider.store import Store, Tenant
 from imagecert.provider.validation import body_errors
@@ -47,6 +49,30 @@ class Settings:
     # Serve only the control calls of the outline (interfaces.md), no extension: how a
     # third-party mock built from the outline alone looks to the suite.
     control_outline: bool = False
+
+
+class _Recursive(ValueError):
+    """A schema that refers to itself: it cannot be inlined."""
+
+
+DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "example"})  # values, not schemas
+
+
+def _inline(dialect: str, node: Any, within: tuple[str, ...] = ()) -> Any:
+    """`node` with every local `$ref` replaced by what it points to (a `$ref` beside other
+    keywords applies with them, as allOf)."""
+    if isinstance(node, list):
+        return [_inline(dialect, item, within) for item in node]
+    if not isinstance(node, dict):
+        return node
+    inlined = {k: v if k in DATA_KEYWORDS else _inline(dialect, v, within) for k, v in node.items() if k != "$ref"}
+    reference = node.get("$ref")
+    if not isinstance(reference, str):
+        return inlined if reference is None else {**inlined, "$ref": reference}
+    if reference in within or not reference.startswith("#"):
+        raise _Recursive(reference)
+    target = _inline(dialect, resolve(dialect, {"$ref": reference}), within + (reference,))
+    return {"allOf": [target], **inlined} if inlined else target
 
 
 @dataclass
@@ -90,8 +116,26 @@ class Dialect:
         self.store = store
         self.rules = rules
         self.settings = settings
+        self._validators: dict[tuple[str, str | None], Any] = {}
 
     # wiring ------------------------------------------------------------------
+    def _validator(self, operation_id: str, media_type: str | None):
+        """The contract's validator for one request body, built once: building one resolves
+        the contract's references anew."""
+        key = (operation_id, media_type)
+        if key not in self._validators:
+            pointer = request_pointer(self.name, operation_id, media_type)
+            compiled = validator(self.name, pointer)
+            if type(compiled) is Draft202012Validator:
+                # the same schema with its references inlined: looking each one up again
+                # in the contract costs more than the check itself
+                try:
+                    compiled = Draft202012Validator(_inline(self.name, {"$ref": "#" + pointer}))
+                except _Recursive:
+                    pass
+            self._validators[key] = compiled
+        return self._validators[key]
+
     def operations(self) -> dict[str, Operation]:
         return operations(self.name)
 
@@ -123,6 +167,8 @@ class Dialect:
 
     def check_body(self, call: Call, data: Any, media_type: str | None = None) -> None:
         """Validate a request body against the contract; raise the first rule it breaks."""
+        if self._validator(call.operation.operation_id, media_type).is_valid(data):
+            return  # the common case: no need to sort and trace errors to their rules
         for rule_id, detail in body_errors(self.name, call.operation.operation_id, data, media_type):
             if rule_id is None:
                 self.rules.require(self.malformed_rule, False, message=detail)

@@ -8,6 +8,8 @@ see one consistent world.
 from __future__ import annotations
 
 import copy
+import heapq
+import itertools
 import threading
 import time
 import uuid
@@ -83,6 +85,10 @@ class Store:
         self.resources: dict[str, Resource] = {}
         self.faults: list[Fault] = []
         self.jobs: dict[str, Job] = {}  # pending only: a job leaves when it ends
+        # per tenant, (due, order, job id) of its pending jobs, soonest first: a call finds
+        # the jobs it must finish without walking every tenant's pending work
+        self._due: dict[str, list[tuple[float, int, str]]] = {}
+        self._order = itertools.count()
         self._by_key: dict[str, str] = {}  # access key or token -> tenant id
         self.tenant_removed: list[Callable[[str], None]] = []  # models that keep state of their own
 
@@ -113,6 +119,7 @@ class Store:
             self.resources = {k: r for k, r in self.resources.items() if r.tenant_id != tenant_id}
             self.faults = [f for f in self.faults if f.tenant_id != tenant_id]
             self.jobs = {k: j for k, j in self.jobs.items() if j.tenant_id != tenant_id}
+            self._due.pop(tenant_id, None)
             del self.tenants[tenant_id]
             for forget in self.tenant_removed:
                 forget(tenant_id)
@@ -178,6 +185,7 @@ class Store:
         with self.lock:
             job = Job(job_id or uuid.uuid4().hex, tenant_id, time.monotonic() + seconds, finish)
             self.jobs[job.id] = job
+            heapq.heappush(self._due.setdefault(tenant_id, []), (job.due, next(self._order), job.id))
             return job
 
     def advance(self, tenant_id: str | None = None, *, now: float | None = None,
@@ -186,11 +194,14 @@ class Store:
         moment = time.monotonic() if now is None else now
         finished = 0
         with self.lock:
-            for job in list(self.jobs.values()):
-                if tenant_id and job.tenant_id != tenant_id:
-                    continue
-                if everything or job.due <= moment:
-                    del self.jobs[job.id]  # before finishing: a job ends once
-                    job.finish(success if everything else True)
-                    finished += 1
+            tenants = [tenant_id] if tenant_id else list(self._due)
+            for tenant in tenants:
+                queue = self._due.get(tenant)
+                while queue and (everything or queue[0][0] <= moment):
+                    job = self.jobs.pop(heapq.heappop(queue)[2], None)  # before finishing: a job ends once
+                    if job is not None:
+                        job.finish(success if everything else True)
+                        finished += 1
+                if not queue:
+                    self._due.pop(tenant, None)
         return finished
