@@ -32,7 +32,12 @@ _folded_sources: dict[str, str] = {}
 
 
 class RuleViolation(AssertionError):
-    """A target broke a documented rule."""
+    """A target broke a documented rule; `rules` names the ones it broke (empty: every
+    rule the failing test is linked to)."""
+
+    def __init__(self, *args, rules=()):
+        super().__init__(*args)
+        self.rules = tuple(rules)
 
 
 def _fold(text: str) -> str:
