@@ -56,7 +56,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, rule, run_state_machine_as_test
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import relevance
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NOT_SET
@@ -70,8 +71,15 @@ from schemathesis.specs.openapi.checks import (
 
 from imagecert.checks import RuleViolation, expect_refusal, expect_success, schema_problems
 from imagecert.client import Exchange, redact_body, scope_value
-from imagecert.contracts import contract_path, load_contract, operations, request_pointer, resolve, validator
-from imagecert.provider.validation import rule_for
+from imagecert.contracts import (
+    contract_path,
+    load_catalog,
+    load_contract,
+    operations,
+    request_pointer,
+    resolve,
+    validator,
+)
 from imagecert.world import World, not_verified
 
 FUZZ_PROPERTY = "imagecert_fuzz"  # the test item's user property the report reads
@@ -130,6 +138,16 @@ class Lifecycle:
     gone: Callable[[requests.Response], bool] | None = None
 
 
+@dataclass(frozen=True)
+class Ambiguity:
+    """A schema-valid body the documents can be read two ways about (a `D…` catalog
+    entry with both readings): `applies(body)` says the body is one. Such a body is
+    never sent as a valid request; elsewhere either documented answer passes."""
+
+    entry_id: str
+    applies: Callable[[Any], bool]
+
+
 # -- schemathesis, configured from the contract --------------------------------------------
 
 
@@ -171,6 +189,60 @@ def constraint_ids_in(dialect: str, node: Any, seen: set[int] | None = None) -> 
     return list(dict.fromkeys(found))
 
 
+# -- which rule a schema error breaks (the judge's own reading of the x-constraint marks) --
+
+UNKNOWN_FIELD = ("additionalProperties", "unevaluatedProperties")
+
+
+def _marks(node: Any) -> list[str]:
+    marks = node.get("x-constraint") or [] if isinstance(node, dict) else []
+    return [marks] if isinstance(marks, str) else list(marks)
+
+
+def _schema_nodes(dialect: str, root: Any, path: Iterable[Any]) -> list[Any]:
+    """The schemas an error's schema path passes through. jsonschema leaves `$ref` out
+    of the path: a step a node does not have is taken in the schema its `$ref` names."""
+    node, nodes = root, [root]
+    for key in path:
+        while isinstance(node, dict) and key not in node and "$ref" in node:
+            node = resolve(dialect, {"$ref": "#" + node["$ref"].split("#", 1)[1]})
+            nodes.append(node)
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+        nodes.append(node)
+    return nodes
+
+
+def _missing_field(error: ValidationError) -> str | None:
+    match = re.match(r"'([^']+)' is a required property", error.message)
+    return match.group(1) if error.validator == "required" and match else None
+
+
+def rules_broken(dialect: str, root: Any, error: ValidationError) -> tuple[str, ...]:
+    """The catalog rules a schema error breaks: the `x-constraint` of the schema whose
+    keyword failed (for a missing field, that field's own mark first), else of the most
+    relevant branch of an `anyOf`/`oneOf`, else the nearest mark up the schema path.
+    Where one schema carries several marks, those whose `param` names the field; every
+    mark left is a rule the request broke (any of their answers is right)."""
+    nodes = _schema_nodes(dialect, root, error.absolute_schema_path)
+    owner = nodes[-2] if len(nodes) > 1 and isinstance(nodes[-2], dict) else {}
+    missing = _missing_field(error)
+    found = _marks(resolve(dialect, ((owner.get("properties") or {}).get(missing)) or {})) if missing else []
+    found = found or _marks(owner)
+    if not found and error.context:
+        return rules_broken(dialect, root, sorted(error.context, key=relevance)[-1])
+    for node in reversed(nodes[:-1]):
+        found = found or _marks(node)
+    field = missing or next((p for p in reversed(error.absolute_path) if isinstance(p, str)), None)
+    if field and len(found) > 1:
+        catalog = load_catalog(dialect).by_id
+        named = [r for r in found if r in catalog and (catalog[r].param or "").split(".")[-1].lower() == field.lower()]
+        found = named or found
+    return tuple(dict.fromkeys(found))
+
+
 # -- what to expect of one request ---------------------------------------------------------
 
 
@@ -192,6 +264,7 @@ class Failure:
     status: int | None
     curl: str
     exchange: str
+    rules: tuple[str, ...] = ()   # the rules the target broke; empty: unknown, every rule of the test
 
     def key(self) -> tuple[str, ...]:
         # distinct failures: the same problem on another generated value is the same failure
@@ -201,12 +274,13 @@ class Failure:
         seed = (f"seed {self.seed} (rerun with --hypothesis-seed {self.seed})" if self.seed is not None
                 else "no seed: this phase sends the same requests every run")
         lines = "".join(f"    - {p}\n" for p in self.problems)
-        return (f"[{self.phase}, {seed}] expected: {self.expected}\n{lines}"
+        broke = f"    rule(s) broken: {', '.join(self.rules)}\n" if self.rules else ""
+        return (f"[{self.phase}, {seed}] expected: {self.expected}\n{lines}{broke}"
                 f"    reproduce (credentials redacted, sign it again): {self.curl}\n")
 
     def as_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "seed": self.seed, "expected": self.expected, "problems": self.problems,
-                "status": self.status, "curl": self.curl, "exchange": self.exchange}
+                "status": self.status, "curl": self.curl, "exchange": self.exchange, "rules": list(self.rules)}
 
 
 def curl_line(exchange: Exchange, body: bytes | None) -> str:
@@ -277,7 +351,8 @@ class Fuzzer:
 
     def __init__(self, dialect: str, fills: Iterable[Fill] = (), rules: Iterable[CatalogRule] = (),
                  lifecycle: Lifecycle | None = None, operation_id: str | None = None,
-                 malformed_rule: str | None = None, empty_body_rule: str | None = None):
+                 malformed_rule: str | None = None, empty_body_rule: str | None = None,
+                 ambiguities: Iterable[Ambiguity] = ()):
         """`malformed_rule`: the catalog rule that refuses a body the contract's marks
         name no rule for (unreadable, a wrong type, an unknown key); `empty_body_rule`:
         the one that refuses a missing body (default: the malformed rule). Without them
@@ -288,6 +363,7 @@ class Fuzzer:
         self.operation_id = operation_id or under_test(dialect)
         self.fills = tuple(fills)
         self.rules = tuple(rules)
+        self.ambiguities = tuple(ambiguities)
         self.lifecycle = lifecycle
         self.operation = operations(dialect)[self.operation_id]
 
@@ -367,8 +443,10 @@ class Fuzzer:
         media = (prepared.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         return Outgoing(kwargs["method"], kwargs["url"], query, headers, body, _as_bytes(prepared.body), media)
 
-    def expectation(self, case, outgoing: "Outgoing") -> Expected:
-        """Whether the request, as it goes on the wire, is valid by the contract."""
+    def expectation(self, case, outgoing: "Outgoing", strict: bool = False) -> Expected:
+        """Whether the request, as it goes on the wire, is valid by the contract, and the
+        rules it breaks. `strict`: the strict profile, which also holds the target to
+        what no document says (refusing unknown fields)."""
         broken = self._parameter_problems(case)
         if broken:
             return Expected(False, "; ".join(broken), any_refusal=True)
@@ -397,10 +475,22 @@ class Fuzzer:
         errors = list(check.iter_errors(data))
         if not errors:
             return self._catalog_expectation(data)
-        rules = [rule_for(self.dialect, e) or self.malformed_rule for e in errors]
+        unknown = [e for e in errors if e.validator in UNKNOWN_FIELD]
+        if unknown and not strict:  # no document says an unknown field is refused: strict profile only
+            errors = [e for e in errors if e.validator not in UNKNOWN_FIELD]
+            if not errors:
+                caught = self._catalog_expectation(data)
+                return caught if not caught.accepted else Expected(
+                    False, "an unknown field (no document says it is refused): accepted or refused as "
+                           "documented", either=True)
+        # a wrong type breaks the field's rule to one reader and makes the body malformed to another
+        malformed = (self.malformed_rule,) if self.malformed_rule else ()
+        marked = [(rules_broken(self.dialect, check.schema, e) + (malformed if e.validator == "type" else ()))
+                  or malformed for e in errors]
+        rules = [r for found in marked for r in found] + list(self._catalog_rules_broken(data))
         why = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:100]}" for e in errors[:3])
-        return Expected(False, f"schema-invalid ({why})", tuple(dict.fromkeys(r for r in rules if r)),
-                        any_refusal=None in rules)
+        return Expected(False, f"schema-invalid ({why})", tuple(dict.fromkeys(rules)),
+                        any_refusal=any(not found for found in marked))
 
     @staticmethod
     def _refusal(why: str, rule_id: str | None) -> Expected:
@@ -431,10 +521,25 @@ class Fuzzer:
                 found.append(parameter)
         return found
 
+    def _catalog_rules_broken(self, data: Any) -> tuple[str, ...]:
+        broken = []
+        for catalog_rule in self.rules:
+            try:
+                if catalog_rule.broken_by(data):
+                    broken.append(catalog_rule.rule_id)
+            except (TypeError, AttributeError, KeyError, ValueError):
+                pass  # a schema-invalid body may not have the shape the rule reads
+        return tuple(broken)
+
     def _catalog_expectation(self, data: Any) -> Expected:
-        broken = tuple(r.rule_id for r in self.rules if r.broken_by(data))
+        broken = self._catalog_rules_broken(data)
         if broken:
             return Expected(False, f"schema-valid but breaks {', '.join(broken)}", broken)
+        ambiguous = [a.entry_id for a in self.ambiguities if a.applies(data)] + (
+            ["an integer field given a whole number with a fraction part (472377.0)"] if _integral_float(data) else [])
+        if ambiguous:
+            return Expected(False, f"ambiguous ({', '.join(ambiguous)}): accepted or refused as documented, "
+                                   "never sent as a valid request", either=True)
         return Expected(True, "schema-valid: accepted")
 
     def judge(self, world: World, response: requests.Response, expected: Expected) -> list[str]:
@@ -458,7 +563,7 @@ class Fuzzer:
     def prepare(self, world: World, case, made: "Provisioned") -> tuple["Outgoing", Expected]:
         self._fill(case, made, world)
         outgoing = self._request(world, case)
-        return outgoing, self.expectation(case, outgoing)
+        return outgoing, self.expectation(case, outgoing, strict=world.option("profile") == "strict")
 
     def exercise(self, world: World, case, outgoing: "Outgoing", expected: Expected, phase: str,
                  run: "Run") -> requests.Response:
@@ -474,8 +579,20 @@ class Fuzzer:
         if problems:
             exchange = world.api.exchanges[-1]
             run.fail(Failure(phase, run.seed, expected.why, list(dict.fromkeys(problems)), response.status_code,
-                             curl_line(exchange, outgoing.body), exchange.show()))
+                             curl_line(exchange, outgoing.body), exchange.show(),
+                             self.attribute(world, response, expected)))
         return response
+
+    def attribute(self, world: World, response: requests.Response, expected: Expected) -> tuple[str, ...]:
+        """The rules a failing answer breaks: those the request broke when it had to be
+        refused; when it had to be accepted, those whose documented refusal the target
+        gave (it enforced them where they do not apply). Empty when neither is known."""
+        if not expected.accepted:
+            return expected.rules
+        claimed = [r for r in self.schema_rule_ids() + self.catalog_rule_ids()
+                   if _documents_a_refusal(world.api.dialect, r)
+                   and not _violations(lambda r=r: expect_refusal(world.api, response, r))]
+        return tuple(claimed)
 
     @staticmethod
     def _schemathesis_problems(case, response: requests.Response) -> list[str]:
@@ -516,7 +633,10 @@ class Fuzzer:
             @_settings(node, run.seed)
             @given(case=self.strategy(GenerationMode.POSITIVE, world))
             def valid_request(case):
-                outgoing, expected = self.prepare(world, case, self._provision(world))
+                made = self._provision(world)
+                outgoing, expected = self.prepare(world, case, made)
+                if expected.either:
+                    return  # ambiguous: a valid request only by some reading of the documents
                 self.exercise(world, case, outgoing, expected, "positive", run)
 
             valid_request()
@@ -644,10 +764,10 @@ def _lifecycle_machine(fuzzer: Fuzzer, world: World, run: "Run", requests_drawn:
     assert lifecycle is not None
     cleanup = _cleanup_operation(fuzzer.dialect)
 
-    def failed(step: str, problems: list[str]) -> None:
+    def failed(step: str, problems: list[str], rules: tuple[str, ...] = ()) -> None:
         exchange = world.api.exchanges[-1]
         run.fail(Failure("stateful", run.seed, step, problems, exchange.status, curl_line(exchange, None),
-                         exchange.show()))
+                         exchange.show(), rules))
         raise LifecycleBroken(step)
 
     class ImageLifecycle(RuleBasedStateMachine):
@@ -658,6 +778,8 @@ def _lifecycle_machine(fuzzer: Fuzzer, world: World, run: "Run", requests_drawn:
         def create(self, which):
             case = requests_drawn[which]()
             outgoing, expected = fuzzer.prepare(world, case, fuzzer._provision(world))
+            if expected.either:
+                return multiple()  # ambiguous: not a valid request by every reading
             failures_before = len(run.failures)
             response = fuzzer.exercise(world, case, outgoing, expected, "stateful", run)
             if len(run.failures) > failures_before:
@@ -670,7 +792,7 @@ def _lifecycle_machine(fuzzer: Fuzzer, world: World, run: "Run", requests_drawn:
             try:
                 image_id = lifecycle.image_of(world, created)
             except RuleViolation as error:
-                failed("the job of an accepted create ends with an image", _problems_of(error))
+                failed("the job of an accepted create ends with an image", _problems_of(error), _rules_of(error))
             world.made_image(image_id)
             self._read(image_id)
             return image_id
@@ -760,12 +882,15 @@ class Run:
         }))
         if error is not None or not failures:
             return False
+        __tracebackhide__ = True
         shown = "".join(f.show() for f in failures[:SHOWN_FAILURES])
         more = f"… and {len(failures) - SHOWN_FAILURES} more distinct failures\n" if len(failures) > SHOWN_FAILURES else ""
         first = failures[0].exchange
-        pytest.fail(f"{len(failures)} distinct fuzz failure(s) in {self.examples} examples:\n{shown}{more}"
-                    f"\nfirst failing exchange:\n{first}", pytrace=False)
-        return False
+        # every failure attributed: only those rules fail; else every rule the test is linked to
+        rules = () if any(not f.rules for f in failures) else tuple(dict.fromkeys(r for f in failures for r in f.rules))
+        broken = f" breaking {', '.join(rules)}" if rules else ""
+        raise RuleViolation(f"{len(failures)} distinct fuzz failure(s){broken} in {self.examples} examples:\n"
+                            f"{shown}{more}\nfirst failing exchange:\n{first}", rules=rules)
 
 
 def fuzz_examples(node: pytest.Item) -> int:
@@ -804,6 +929,23 @@ def _settings(node: pytest.Item, seed: int):
 # -- small helpers --------------------------------------------------------------------------
 
 
+def _documents_a_refusal(dialect: str, rule_id: str) -> bool:
+    entry = load_catalog(dialect).by_id.get(rule_id)
+    return entry is not None and (entry.kind == "return-code" or entry.expect is not None)
+
+
+def _integral_float(data: Any) -> bool:
+    """A JSON number with a fraction part of zero (472377.0): an integer to JSON Schema,
+    not to a reader that types integers strictly."""
+    if isinstance(data, float):
+        return data.is_integer()
+    if isinstance(data, dict):
+        return any(_integral_float(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_integral_float(v) for v in data)
+    return False
+
+
 def _violations(assertion: Callable[[], Any]) -> list[str]:
     try:
         assertion()
@@ -819,6 +961,12 @@ def _problems_of(error: RuleViolation) -> list[str]:
     problems = [line.strip()[2:] for line in text.splitlines() if line.startswith("  - ")]
     prefix = f"{rule.group(1)}: " if rule else ""
     return [prefix + p for p in problems] or [text.splitlines()[0] if text else "failed"]
+
+
+def _rules_of(error: RuleViolation) -> tuple[str, ...]:
+    """The rules a RuleViolation names: its `rules`, else the `[ID]` it starts with."""
+    named = re.match(r"\[([^\]]+)\]", str(error))
+    return tuple(getattr(error, "rules", ()) or ((named.group(1),) if named else ()))
 
 
 def _as_bytes(body: Any) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 
 from imagecert.checks import check
 from imagecert.contracts import resolve
-from imagecert.fuzz import CatalogRule, Fill, Fuzzer, Lifecycle
+from imagecert.fuzz import Ambiguity, CatalogRule, Fill, Fuzzer, Lifecycle
 
 DIALECT = "jdcloud-vm"
 SMALLEST_DISK_GB = resolve(DIALECT, {"$ref": "#/components/schemas/DiskSpec"})["properties"]["diskSizeGB"]["minimum"]
@@ -36,6 +36,23 @@ def device_named_twice(example) -> list:
     return [example]
 
 
+def _disk_specs(body) -> list:
+    disks = [d for d in (body or {}).get("dataDisks") or [] if isinstance(d, dict)]
+    return [d.get("cloudDiskSpec") or d.get("CloudDiskSpec") for d in disks]
+
+
+def disk_without_type_or_snapshot(body) -> bool:
+    """JD-D003: a data disk with neither a type nor a snapshot (`dataDisks: [{}]`)."""
+    return any(not isinstance(spec, dict) or not (spec.get("diskType") or spec.get("snapshotId"))
+               for spec in _disk_specs(body))
+
+
+def iops_where_it_has_no_effect(body) -> bool:
+    """JD-D005: iops given on a disk that is not ssd.io1 (ignored, or refused)."""
+    return any(isinstance(spec, dict) and spec.get("iops") is not None and spec.get("diskType") != "ssd.io1"
+               for spec in _disk_specs(body))
+
+
 def image_of(world, created) -> str:
     image_id = (created.json().get("result") or {}).get("imageId")
     check(world.api, "JD-B001", bool(image_id), f"an accepted createImage answers result.imageId, not {created.text[:200]}")
@@ -55,6 +72,8 @@ FUZZ = Fuzzer(
                                       size_gb=SMALLEST_DISK_GB)),
     ],
     rules=[CatalogRule("JD-R007", names_a_device_twice, device_named_twice)],
+    ambiguities=[Ambiguity("JD-D003", disk_without_type_or_snapshot),
+                 Ambiguity("JD-D005", iops_where_it_has_no_effect)],
     malformed_rule="JD-C012",
     lifecycle=Lifecycle(image_of=image_of, read=read,
                         ready=lambda body: ((body.get("result") or {}).get("image") or {}).get("status") == READY),
