@@ -80,3 +80,36 @@ def test_a_broken_provider_is_exit_1_and_the_report_names_the_rule(tmp_path, cap
     document = json.loads((tmp_path / "r" / DIALECT / "compliance.json").read_text("utf-8"))
     assert defect.rule in document["failed_required"] or any(
         row["id"] == defect.rule and row["result"] == "failed" for row in document["constraints"] + document["return_codes"])
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_run_cut_short_says_interrupted_and_is_never_certified(tmp_path, signal_name):
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-u", "-m", "imagecert.cli", "certify", "--dialect", DIALECT,
+               "--report-dir", str(tmp_path)]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in run.stdout:  # wait until some tests are done, then cut the run short
+        seen.append(line)
+        if line.strip().startswith("progress:"):
+            break
+    run.send_signal(getattr(signal, signal_name))
+    rest, _ = run.communicate(timeout=300)
+    output = "".join(seen) + rest
+    assert run.returncode == 130, output[-2000:]
+    assert "interrupted" in rest, rest[-2000:]
+    document = json.loads((tmp_path / DIALECT / "compliance.json").read_text("utf-8"))
+    assert document["verdict"] == "interrupted", document["verdict"]
+
+
+def test_exit_statuses_follow_the_worst_verdict():
+    from imagecert.certify import exit_status
+
+    assert exit_status(["certified", "certified"]) == 0
+    assert exit_status(["certified", "incomplete"]) == 3
+    assert exit_status(["incomplete", "interrupted"]) == 130
+    assert exit_status(["interrupted", "not certified"]) == 1
+    assert exit_status([]) == 1

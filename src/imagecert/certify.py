@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,7 +24,10 @@ import pytest
 from imagecert.contracts import DIALECTS, shipped
 from imagecert.target import Target, TargetError, load_target
 
-EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN = 0, 1, 2
+# Exit statuses (README, `imagecert certify --help`): the worst dialect's verdict decides.
+EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OF_VERDICT = {"certified": EXIT_CERTIFIED, "incomplete": EXIT_INCOMPLETE,
+                   "interrupted": EXIT_INTERRUPTED, "not certified": EXIT_NOT_CERTIFIED}
 
 
 class CannotRun(Exception):
@@ -86,7 +91,8 @@ class Progress:
                 self.total[dialect] = self.total.get(dialect, 0) + 1
         if not self.total:
             return
-        self.out.write("certifying: " + ", ".join(f"{d} ({n} tests)" for d, n in sorted(self.total.items())) + "\n")
+        self.total = {d: self.total[d] for d in DIALECTS if d in self.total}  # one order, every run
+        self.out.write("certifying: " + ", ".join(f"{d} ({n} tests)" for d, n in self.total.items()) + "\n")
         self.out.flush()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -100,16 +106,25 @@ class Progress:
             return
         if report.failed:
             self.failed[dialect] = self.failed.get(dialect, 0) + 1
-            rules = ", ".join(props.get("imagecert_constraints", []))
-            self.out.write(f"  FAILED [{rules}] {report.nodeid}\n")
+            rules = ", ".join(props.get("imagecert_failed_rules") or props.get("imagecert_constraints", []))
+            self.out.write(f"  FAILED [{rules}] {report.nodeid}\n    {_why(report)}\n")
         if report.when == "teardown":
             self.done[dialect] = self.done.get(dialect, 0) + 1
             now = time.monotonic()
             if now - self.last > 2 or self.done[dialect] == self.total.get(dialect):
                 self.last = now
-                line = "  ".join(f"{d} {self.done.get(d, 0)}/{n}" for d, n in sorted(self.total.items()))
+                line = "  ".join(f"{d} {self.done.get(d, 0)}/{n}" for d, n in self.total.items())
                 self.out.write(f"  progress: {line}\n")
             self.out.flush()
+
+
+def _why(report: pytest.TestReport) -> str:
+    """A failure's one line: the first problem its assertion states (expected vs got)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else report.longreprtext or ""
+    problems = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("- ")]
+    first = problems[0] if problems else next((line for line in text.splitlines() if line.strip()), "")
+    return first.strip()[:300]
 
 
 # pytest run in-process and silent (imagecert prints its own progress): the terminal
@@ -161,15 +176,15 @@ def pytest_args(args: Any, targets: list[Target]) -> list[str]:
     return argv
 
 
-def table(report_dir: Path, dialects: list[str]) -> tuple[str, bool]:
-    """The closing table, and whether every dialect was certified."""
+def table(report_dir: Path, dialects: list[str]) -> tuple[str, list[str]]:
+    """The closing table, and each dialect's verdict."""
     rows = [("dialect", "passed", "failed", "not verified", "not testable", "return codes", "fuzz", "verdict", "report")]
-    all_certified = True
-    for dialect in dialects:
+    verdicts = []
+    for dialect in sorted(dialects, key=lambda d: DIALECTS.index(d) if d in DIALECTS else len(DIALECTS)):
         path = report_dir / dialect / "compliance.json"
         if not path.is_file():
             rows.append((dialect, "-", "-", "-", "-", "-", "-", "no result", "-"))
-            all_certified = False
+            verdicts.append("not certified")
             continue
         doc = json.loads(path.read_text("utf-8"))
         s = doc["summary"]
@@ -177,10 +192,22 @@ def table(report_dir: Path, dialects: list[str]) -> tuple[str, bool]:
         rows.append((dialect, str(s["passed"]), str(s["failed"]), str(s["not_verified"]), str(s["not_testable"]),
                      f"{observed}/{len(doc['return_code_coverage'])}", str(doc["fuzz"]["examples"]),
                      doc["verdict"], str(path.parent / "compliance.html")))
-        all_certified &= doc["verdict"] == "certified"
+        verdicts.append(doc["verdict"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:]), all_certified
+    return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:]), verdicts
+
+
+def exit_status(verdicts: list[str]) -> int:
+    """Not certified anywhere wins, then interrupted, then incomplete."""
+    for verdict in ("not certified", "interrupted", "incomplete"):
+        if verdict in verdicts:
+            return EXIT_OF_VERDICT[verdict]
+    return EXIT_CERTIFIED if verdicts else EXIT_NOT_CERTIFIED
+
+
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def certify(args: Any, out: TextIO | None = None) -> int:
@@ -201,9 +228,22 @@ def certify(args: Any, out: TextIO | None = None) -> int:
     elif not targets:
         out.write("no --target: certifying the embedded reference provider\n")
     cache_bytecode()
-    status = pytest.main(pytest_args(args, targets), plugins=[Progress(out)])
+    # SIGTERM ends the run as Ctrl-C does: teardowns delete what the tests made, and the
+    # reports say "interrupted" (never certified).
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        status = pytest.main(pytest_args(args, targets), plugins=[Progress(out)])
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if status == pytest.ExitCode.INTERRUPTED:
+        text, _ = table(report_dir, dialects)
+        out.write("\ninterrupted: the tests that had started were torn down (their images deleted); "
+                  "the reports say 'interrupted'\n" + text + "\n")
+        return EXIT_INTERRUPTED
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")
-    text, all_certified = table(report_dir, dialects)
+    text, verdicts = table(report_dir, dialects)
     out.write("\n" + text + "\n")
-    return EXIT_CERTIFIED if all_certified else EXIT_NOT_CERTIFIED
+    return exit_status(verdicts)

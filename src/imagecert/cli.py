@@ -90,7 +90,12 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"imagecert {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    certify = commands.add_parser("certify", help="certify targets (default: the embedded reference provider)")
+    certify = commands.add_parser(
+        "certify", help="certify targets (default: the embedded reference provider)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 every dialect certified; 1 at least one not certified; 2 the command could "
+               "not run\n(bad target file, unreachable endpoint, bad flag); 3 nothing required failed but "
+               "some required\nrule was not verified (incomplete); 130 interrupted (Ctrl-C or SIGTERM).")
     certify.add_argument("--target", action="append", default=[], metavar="FILE",
                          help="target file of an endpoint to certify (repeatable, one per dialect)")
     certify.add_argument("--dialect", action="append", default=[], metavar="ID",

@@ -259,7 +259,7 @@ class Recorder:
         if props.get("imagecert_fuzz"):
             entry["fuzz"] = props["imagecert_fuzz"]
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config
         report_dir = config.getoption("report_dir")
         if report_dir is None or hasattr(config, "workerinput"):  # the xdist controller writes
@@ -269,4 +269,5 @@ class Recorder:
         write_reports(Path(report_dir), self.state.results, self.state.targets or None,
                       profile=config.getoption("profile"), ims_document=config.getoption("ims_document"),
                       started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
-                      duration_s=time.time() - self.started)
+                      duration_s=time.time() - self.started,
+                      interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)

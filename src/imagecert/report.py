@@ -63,11 +63,14 @@ def _result(entry: Entry, tests: list[dict[str, Any]]) -> tuple[str, str | None]
     return "not_verified", "; ".join(sorted(reasons))
 
 
-def verdict(failed_required: list[str], required_rows: list[dict[str, Any]]) -> str:
+def verdict(failed_required: list[str], required_rows: list[dict[str, Any]], interrupted: bool = False) -> str:
     """`certified` needs evidence: every required rule passed. A run in which nothing
-    required failed but some required rule went unverified is `incomplete`."""
+    required failed but some required rule went unverified is `incomplete`; a run cut
+    short (Ctrl-C, SIGTERM) is `interrupted` unless it already failed a rule."""
     if failed_required:
         return "not certified"
+    if interrupted:
+        return "interrupted"
     if any(row["result"] != "passed" for row in required_rows):
         return "incomplete"
     return "certified"
@@ -75,7 +78,7 @@ def verdict(failed_required: list[str], required_rows: list[dict[str, Any]]) -> 
 
 def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, Any], profile: str = "core",
           ims_document: str | None = None, started_at: str | None = None, duration_s: float = 0.0,
-          fuzz: dict[str, Any] | None = None) -> dict[str, Any]:
+          fuzz: dict[str, Any] | None = None, interrupted: bool = False) -> dict[str, Any]:
     catalog = load_catalog(dialect)
     outcomes = [o for o in outcomes if o["dialect"] == dialect]
     by_rule: dict[str, list[dict[str, Any]]] = {}
@@ -120,7 +123,7 @@ def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, An
         "profile": profile,
         # where the zh and en IMS documents disagree: one document, or None for each rule's `choice`
         "held_to": {"ims_document": ims_document} if dialect == "huawei-ims" else {},
-        "verdict": verdict(failed_required, required_rows),
+        "verdict": verdict(failed_required, required_rows, interrupted),
         "failed_required": failed_required,
         "score": {
             "required": len(required_rows),
@@ -204,7 +207,7 @@ def render_html(document: dict[str, Any]) -> str:
     """A self-contained page: verdict first, then every rule with its quote and result."""
     e = html.escape
     verdict = document["verdict"]
-    colour = COLOURS["passed"] if verdict == "certified" else COLOURS["failed"]
+    colour = COLOURS[{"certified": "passed", "not certified": "failed"}.get(verdict, "not_verified")]
     s = document["summary"]
     score = document["score"]
     rows = []
