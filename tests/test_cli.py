@@ -4,10 +4,15 @@ table, reports on disk, and a verdict that changes when the provider is broken."
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
+from imagecert.certify import EXIT_INTERRUPTED
 from imagecert.cli import main
 from imagecert.provider import server
 from imagecert.provider.defects import all_defects
@@ -80,3 +85,23 @@ def test_a_broken_provider_is_exit_1_and_the_report_names_the_rule(tmp_path, cap
     document = json.loads((tmp_path / "r" / DIALECT / "compliance.json").read_text("utf-8"))
     assert defect.rule in document["failed_required"] or any(
         row["id"] == defect.rule and row["result"] == "failed" for row in document["constraints"] + document["return_codes"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_is_exit_130_and_its_report_never_says_certified(tmp_path, signum):
+    command = [sys.executable, "-m", "imagecert.cli", "certify", "--dialect", "jdcloud-vm",
+               "--report-dir", str(tmp_path)]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    for line in run.stdout:  # some tests done, most not
+        if line.startswith("  progress:"):
+            break
+    run.send_signal(signum)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == EXIT_INTERRUPTED, stderr
+    assert stderr.startswith("imagecert: interrupted by "), stderr
+    assert stderr.count("\n") == 1, stderr
+    document = json.loads((tmp_path / "jdcloud-vm" / "compliance.json").read_text("utf-8"))
+    assert document["verdict"] == "interrupted"
+    assert document["not_reached"], "an interrupted run leaves rules unverified"
+    assert "INTERRUPTED" in (tmp_path / "jdcloud-vm" / "compliance.html").read_text("utf-8")

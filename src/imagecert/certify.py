@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -22,7 +23,14 @@ import pytest
 from imagecert.contracts import DIALECTS, shipped
 from imagecert.target import Target, TargetError, load_target
 
-EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # the shell's 128 + SIGINT, for SIGTERM too: the run did not finish
+EXIT_STATUSES = f"""exit status:
+  {EXIT_CERTIFIED}    certified: every required rule passed
+  {EXIT_NOT_CERTIFIED}    not certified: a required rule failed
+  {EXIT_CANNOT_RUN}    could not run (bad flag, bad target file, unreachable endpoint, suites broken)
+  {EXIT_INCOMPLETE}    incomplete: no required rule failed, but some were not verified
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C or SIGTERM): the reports say interrupted, never certified"""
 
 
 class CannotRun(Exception):
@@ -67,6 +75,11 @@ def check_targets(paths: list[str], dialects: list[str]) -> list[Target]:
     return targets
 
 
+def in_order(dialect: str) -> int:
+    """The README's dialect order, for every list a person reads."""
+    return DIALECTS.index(dialect) if dialect in DIALECTS else len(DIALECTS)
+
+
 class Progress:
     """Prints, per dialect, how many suite tests are done of how many, and each failure."""
 
@@ -86,7 +99,8 @@ class Progress:
                 self.total[dialect] = self.total.get(dialect, 0) + 1
         if not self.total:
             return
-        self.out.write("certifying: " + ", ".join(f"{d} ({n} tests)" for d, n in sorted(self.total.items())) + "\n")
+        self.total = dict(sorted(self.total.items(), key=lambda kv: in_order(kv[0])))
+        self.out.write("certifying: " + ", ".join(f"{d} ({n} tests)" for d, n in self.total.items()) + "\n")
         self.out.flush()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -107,7 +121,7 @@ class Progress:
             now = time.monotonic()
             if now - self.last > 2 or self.done[dialect] == self.total.get(dialect):
                 self.last = now
-                line = "  ".join(f"{d} {self.done.get(d, 0)}/{n}" for d, n in sorted(self.total.items()))
+                line = "  ".join(f"{d} {self.done.get(d, 0)}/{n}" for d, n in self.total.items())
                 self.out.write(f"  progress: {line}\n")
             self.out.flush()
 
@@ -142,15 +156,15 @@ def pytest_args(args: Any, targets: list[Target]) -> list[str]:
     return argv
 
 
-def table(report_dir: Path, dialects: list[str]) -> tuple[str, bool]:
-    """The closing table, and whether every dialect was certified."""
+def table(report_dir: Path, dialects: list[str]) -> tuple[str, list[str]]:
+    """The closing table, and each dialect's verdict ("no result" where none was written)."""
     rows = [("dialect", "passed", "failed", "not verified", "not testable", "return codes", "fuzz", "verdict", "report")]
-    all_certified = True
-    for dialect in dialects:
+    verdicts = []
+    for dialect in sorted(dialects, key=in_order):
         path = report_dir / dialect / "compliance.json"
         if not path.is_file():
             rows.append((dialect, "-", "-", "-", "-", "-", "-", "no result", "-"))
-            all_certified = False
+            verdicts.append("no result")
             continue
         doc = json.loads(path.read_text("utf-8"))
         s = doc["summary"]
@@ -158,10 +172,51 @@ def table(report_dir: Path, dialects: list[str]) -> tuple[str, bool]:
         rows.append((dialect, str(s["passed"]), str(s["failed"]), str(s["not_verified"]), str(s["not_testable"]),
                      f"{observed}/{len(doc['return_code_coverage'])}", str(doc["fuzz"]["examples"]),
                      doc["verdict"], str(path.parent / "compliance.html")))
-        all_certified &= doc["verdict"] == "certified"
+        verdicts.append(doc["verdict"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:]), all_certified
+    return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:]), verdicts
+
+
+def exit_status(verdicts: list[str]) -> int:
+    """The worst verdict decides: a failure, then a missing report, then an unverified rule."""
+    if "not certified" in verdicts:
+        return EXIT_NOT_CERTIFIED
+    if "interrupted" in verdicts:
+        return EXIT_INTERRUPTED
+    if any(v not in ("certified", "incomplete") for v in verdicts):
+        return EXIT_NOT_CERTIFIED
+    return EXIT_INCOMPLETE if "incomplete" in verdicts else EXIT_CERTIFIED
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped the run; the reports it left say so."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+
+def mark_interrupted(report_dir: Path, dialects: list[str]) -> dict[str, list[str]]:
+    """Rewrite the reports an interrupted run wrote: verdict `interrupted`, and the rules it
+    never reached (those left unverified) named, so no partial run can read as certified."""
+    from imagecert.report import write_one
+
+    unreached = {}
+    for dialect in dialects:
+        path = report_dir / dialect / "compliance.json"
+        if not path.is_file():
+            continue
+        document = json.loads(path.read_text("utf-8"))
+        rows = document["constraints"] + document["return_codes"]
+        document["verdict"] = "interrupted"
+        document["not_reached"] = [row["id"] for row in rows if row["result"] == "not_verified"]
+        write_one(report_dir, document)
+        unreached[dialect] = document["not_reached"]
+    return unreached
+
+
+def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def certify(args: Any, out: TextIO | None = None) -> int:
@@ -181,9 +236,23 @@ def certify(args: Any, out: TextIO | None = None) -> int:
         out.write(f"--replay: certifying the cassettes in {folder}, offline\n")
     elif not targets:
         out.write("no --target: certifying the embedded reference provider\n")
-    status = pytest.main(pytest_args(args, targets), plugins=[Progress(out)])
+    progress = Progress(out)
+    # SIGTERM takes Ctrl-C's path: pytest stops, tears the fixtures down, writes what it has
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda n, f: (received.append("SIGTERM"), _sigterm_as_interrupt(n, f)))
+    try:
+        status = pytest.main(pytest_args(args, targets), plugins=[progress])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if status == pytest.ExitCode.INTERRUPTED:
+        unreached = mark_interrupted(report_dir, dialects)
+        done = sum(progress.done.values())
+        reports = "; ".join(f"{d}: {len(r)} rules not reached" for d, r in unreached.items()) or "no report written"
+        raise Interrupted(f"interrupted by {received[0] if received else 'Ctrl-C (SIGINT)'} after {done} of "
+                          f"{sum(progress.total.values())} tests; fixtures torn down; reports marked "
+                          f"'interrupted' ({reports}) in {report_dir}")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")
-    text, all_certified = table(report_dir, dialects)
+    text, verdicts = table(report_dir, dialects)
     out.write("\n" + text + "\n")
-    return EXIT_CERTIFIED if all_certified else EXIT_NOT_CERTIFIED
+    return exit_status(verdicts)

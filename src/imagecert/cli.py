@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from imagecert import __version__
-from imagecert.certify import EXIT_CANNOT_RUN, EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, CannotRun
+from imagecert.certify import (EXIT_CANNOT_RUN, EXIT_CERTIFIED, EXIT_INTERRUPTED, EXIT_NOT_CERTIFIED, EXIT_STATUSES,
+                               CannotRun, Interrupted)
 
 
 def _certify(args: argparse.Namespace) -> int:
@@ -84,11 +85,13 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="imagecert",
         description="Certify a cloud API that makes an image from a server against its documents.",
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"imagecert {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    certify = commands.add_parser("certify", help="certify targets (default: the embedded reference provider)")
+    certify = commands.add_parser("certify", help="certify targets (default: the embedded reference provider)",
+                                  epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     certify.add_argument("--target", action="append", default=[], metavar="FILE",
                          help="target file of an endpoint to certify (repeatable, one per dialect)")
     certify.add_argument("--dialect", action="append", default=[], metavar="ID",
@@ -148,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except CannotRun as error:
         print(f"imagecert: {error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    except Interrupted as error:
+        print(f"imagecert: {error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

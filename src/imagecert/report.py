@@ -183,7 +183,9 @@ def render_html(document: dict[str, Any]) -> str:
     """A self-contained page: verdict first, then every rule with its quote and result."""
     e = html.escape
     verdict = document["verdict"]
-    colour = COLOURS["passed"] if verdict == "certified" else COLOURS["failed"]
+    # green only for certified; amber where evidence is missing (incomplete, interrupted)
+    colour = {"certified": COLOURS["passed"], "incomplete": COLOURS["not_verified"],
+              "interrupted": COLOURS["not_verified"]}.get(verdict, COLOURS["failed"])
     s = document["summary"]
     score = document["score"]
     rows = []
