@@ -83,8 +83,9 @@ def in_order(dialect: str) -> int:
 class Progress:
     """Prints, per dialect, how many suite tests are done of how many, and each failure."""
 
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO, report_dir: Path | None = None):
         self.out = out
+        self.report_dir = report_dir
         self.total: dict[str, int] = {}
         self.done: dict[str, int] = {}
         self.failed: dict[str, int] = {}
@@ -116,6 +117,12 @@ class Progress:
             self.failed[dialect] = self.failed.get(dialect, 0) + 1
             rules = ", ".join(props.get("imagecert_constraints", []))
             self.out.write(f"  FAILED [{rules}] {report.nodeid}\n")
+            crash = getattr(report.longrepr, "reprcrash", None)  # the assertion's words: expected vs got
+            reason = (crash.message if crash is not None else report.longreprtext or "").strip().splitlines()
+            if reason:
+                self.out.write(f"         {reason[0][:300]}\n")
+            if self.report_dir is not None:
+                self.out.write(f"         evidence: {self.report_dir / dialect / 'compliance.html'}\n")
         if report.when == "teardown":
             self.done[dialect] = self.done.get(dialect, 0) + 1
             now = time.monotonic()
@@ -236,7 +243,7 @@ def certify(args: Any, out: TextIO | None = None) -> int:
         out.write(f"--replay: certifying the cassettes in {folder}, offline\n")
     elif not targets:
         out.write("no --target: certifying the embedded reference provider\n")
-    progress = Progress(out)
+    progress = Progress(out, report_dir)
     # SIGTERM takes Ctrl-C's path: pytest stops, tears the fixtures down, writes what it has
     received = []
     previous = signal.signal(signal.SIGTERM, lambda n, f: (received.append("SIGTERM"), _sigterm_as_interrupt(n, f)))
