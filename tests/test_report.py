@@ -98,3 +98,21 @@ def test_merging_runs_keeps_a_failure_from_any_run(tmp_path):
     assert results[entries[0].id] == "failed"
     assert results[entries[1].id] == "passed"
     assert merged["verdict"] == "not certified"
+
+
+def test_merging_runs_against_different_targets_is_refused_unless_allowed(tmp_path, capsys):
+    from imagecert.cli import main
+
+    dialect = "jdcloud-vm"
+    entry = rules_to_test(dialect, level="must")[0]
+    for folder, url in (("one", "http://a.example"), ("two", "http://b.example")):
+        write_one(tmp_path / folder, build(dialect, [outcome(dialect, [entry.id], "passed", nodeid="a")],
+                                           {**TARGET, "base_url": url}))
+    runs = [str(tmp_path / "one"), str(tmp_path / "two")]
+    assert main(["report", "merge", *runs, "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "http://a.example" in error and "http://b.example" in error
+    assert not (tmp_path / "out").exists()
+    assert main(["report", "merge", *runs, "--out", str(tmp_path / "out"), "--allow-different-targets"]) == 0
+    merged = json.loads((tmp_path / "out" / dialect / "compliance.json").read_text("utf-8"))
+    assert [t["base_url"] for t in merged["targets"]] == ["http://a.example", "http://b.example"]

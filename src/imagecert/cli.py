@@ -18,12 +18,15 @@ def _certify(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from imagecert.report import merge
+    from imagecert.report import DifferentTargets, merge
 
     missing = [d for d in args.dirs if not Path(d).is_dir()]
     if missing:
         raise CannotRun(f"no such report folder: {', '.join(missing)}")
-    written = merge([Path(d) for d in args.dirs], Path(args.out))
+    try:
+        written = merge([Path(d) for d in args.dirs], Path(args.out), args.allow_different_targets)
+    except DifferentTargets as error:
+        raise CannotRun(str(error)) from None
     if not written:
         raise CannotRun(f"no <dialect>/compliance.json under {', '.join(args.dirs)}")
     for dialect, path in sorted(written.items()):
@@ -121,6 +124,8 @@ def parser() -> argparse.ArgumentParser:
     merge = report_commands.add_parser("merge", help="merge the reports of several runs into one")
     merge.add_argument("dirs", nargs="+", metavar="DIR", help="report folders (each holding <dialect>/compliance.json)")
     merge.add_argument("--out", required=True, metavar="DIR", help="where the merged reports go")
+    merge.add_argument("--allow-different-targets", action="store_true",
+                       help="merge runs against different base_urls (the report lists every target)")
     merge.set_defaults(run=_merge)
 
     mock = commands.add_parser("mock", help="run the reference provider in the foreground")

@@ -220,7 +220,7 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
 <h1>imagecert compliance report — <code>{e(document['dialect'])}</code></h1>
 <p class="verdict" id="verdict">{e(verdict.upper())}</p>
 <p id="failed-rules">{('Failed required rules: ' + ', '.join(f'<code>{e(i)}</code>' for i in failed)) if failed else 'No required rule failed.'}</p>
-<p>Target: <code>{e(str(document['target'].get('base_url')))}</code> · profile <b>{e(document['profile'])}</b>
+<p>Target: {', '.join(f"<code>{e(str(t.get('base_url')))}</code>" for t in document.get('targets', [document['target']]))} · profile <b>{e(document['profile'])}</b>
  · started {e(document['started_at'])} · {document['duration_s']} s · imagecert {e(document['imagecert_version'])}</p>
 <p>Score: {score['passed']} of {score['required']} required rules passed
  ({score['not_verified']} not verified, counted apart) ·
@@ -236,13 +236,24 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
 """
 
 
-def merge(sources: Iterable[Path], out: Path) -> dict[str, Path]:
-    """Join reports of several runs: per rule, a failure anywhere wins, then a pass."""
+class DifferentTargets(ValueError):
+    """Runs against different endpoints are not evidence about one implementation."""
+
+
+def merge(sources: Iterable[Path], out: Path, allow_different_targets: bool = False) -> dict[str, Path]:
+    """Join reports of several runs: per rule, a failure anywhere wins, then a pass.
+    Every run must have certified the same base_url, unless told otherwise (then the
+    merged report lists every target under `targets`)."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for folder in sources:
         for path in sorted(Path(folder).glob("*/compliance.json")):
             document = json.loads(path.read_text("utf-8"))
             runs.setdefault(document["dialect"], []).append(document)
+    for dialect, documents in runs.items():
+        urls = sorted({str(d["target"].get("base_url")) for d in documents})
+        if len(urls) > 1 and not allow_different_targets:
+            raise DifferentTargets(f"{dialect}: the runs certified different targets ({', '.join(urls)}); "
+                                   "merge them with --allow-different-targets to record every one")
     written = {}
     for dialect, documents in runs.items():
         outcomes = {}
@@ -260,5 +271,11 @@ def merge(sources: Iterable[Path], out: Path) -> dict[str, Path]:
                          started_at=min(d["started_at"] for d in documents),
                          duration_s=sum(d["duration_s"] for d in documents), fuzz=fuzz,
                          ims_document=first["held_to"].get("ims_document"))
+        targets: list[dict[str, Any]] = []
+        for d in documents:
+            if d["target"] not in targets:
+                targets.append(d["target"])
+        if len(targets) > 1:
+            document["targets"] = targets
         written[dialect] = write_one(out, document)
     return written
