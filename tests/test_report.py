@@ -141,3 +141,12 @@ def test_a_quote_from_a_markdown_table_reads_as_its_cells():
 
     assert _plain_quote("|**az**|String|是|可用区|") == "az · String · 是 · 可用区"
     assert _plain_quote("A plain sentence.") == "A plain sentence."
+
+
+def test_the_page_names_the_embedded_provider_and_says_why_a_rule_is_not_testable(tmp_path):
+    dialect = "jdcloud-vm"
+    document = build(dialect, [], {"base_url": "embedded reference provider"})
+    page = (write_one(tmp_path, document).parent / "compliance.html").read_text("utf-8")
+    assert "the embedded reference provider (imagecert's own implementation" in page
+    untestable = [r for r in document["constraints"] + document["return_codes"] if r["result"] == "not_testable"]
+    assert untestable and "No test can show this" in page  # jdcloud-vm's catalog has some (JD-R019)

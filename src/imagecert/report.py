@@ -206,6 +206,9 @@ def render_html(document: dict[str, Any]) -> str:
             for f in row["failures"])
         if row["result"] == "failed" and row["reason"]:
             reason = f"<p class='why'>why:</p><pre>{e(row['reason'])}</pre>"
+        elif row["result"] == "not_testable":
+            reason = (f"<p class='why'>No test can show this{' (required, but left out of the score)' if row['required'] else ''}:"
+                      f"</p>{e(row['reason'] or 'the catalog says why not')}")
         elif row["reason"]:
             reason = f"<p class='why'>why: {e(row['reason'])}</p>"
         else:
@@ -222,9 +225,16 @@ def render_html(document: dict[str, Any]) -> str:
             f"<td>{tests}{reason}{failures}</td></tr>")
     every = document["constraints"] + document["return_codes"]
     options = {key: "".join(f"<option>{e(v)}</option>" for v in sorted({r[key] for r in every})) for key in ("level", "kind")}
+    untestable = {r["id"] for r in document["return_codes"] if r["result"] == "not_testable"}
     coverage = "".join(
         f"<tr><td>{e(c['id'])}</td><td>{c['http_status']}</td><td>{e(str(c['code'] or ''))}</td>"
-        f"<td>{'observed' if c['observed'] else 'not observed'}</td></tr>" for c in document["return_code_coverage"])
+        f"<td>{'observed' if c['observed'] else 'not testable' if c['id'] in untestable else 'not observed'}</td></tr>"
+        for c in document["return_code_coverage"])
+    targets = []
+    for t in document.get("targets", [document["target"]]):
+        url = str(t.get("base_url"))
+        targets.append(f"<code>{e(url)}</code>" if "://" in url else
+                       f"the {e(url)} (imagecert's own implementation of the documents, not a cloud)")
     failed = document["failed_required"]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>imagecert — {e(document['dialect'])}: {e(verdict)}</title>
@@ -244,7 +254,7 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
 <h1>imagecert compliance report — <code>{e(document['dialect'])}</code></h1>
 <p class="verdict" id="verdict">{e(verdict.upper())}</p>
 <p id="failed-rules">{('Failed required rules: ' + ', '.join(f'<code>{e(i)}</code>' for i in failed)) if failed else 'No required rule failed.'}</p>
-<p>Target: {', '.join(f"<code>{e(str(t.get('base_url')))}</code>" for t in document.get('targets', [document['target']]))} · profile <b>{e(document['profile'])}</b>
+<p>Target: {', '.join(targets)} · profile <b>{e(document['profile'])}</b>
  · started {e(document['started_at'])} · {document['duration_s']} s · imagecert {e(document['imagecert_version'])}</p>
 <p>Score: {score['passed']} of {score['required']} required rules passed
  ({score['not_verified']} not verified, counted apart) ·
