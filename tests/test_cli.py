@@ -52,6 +52,12 @@ def test_an_unknown_flag_or_dialect_is_exit_2(capsys):
     assert main(["certify", "--dialect", "nope"]) == 2
 
 
+def test_an_unknown_rule_id_is_exit_2_with_one_line(tmp_path, capsys):
+    assert main(["certify", "--dialect", DIALECT, "--constraint", "JD-X999", "--report-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "JD-X999" in error
+
+
 def test_list_defects_names_every_defect(capsys):
     assert main(["mock", "--list-defects"]) == 0
     listed = capsys.readouterr().out.splitlines()

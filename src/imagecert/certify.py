@@ -75,6 +75,17 @@ def check_targets(paths: list[str], dialects: list[str]) -> list[Target]:
     return targets
 
 
+def check_constraints(ids: list[str], dialects: list[str]) -> None:
+    """Every --constraint id must be a rule of a dialect being certified, else exit 2."""
+    from imagecert.contracts import load_catalog
+
+    known = {i for d in dialects for i in load_catalog(d).by_id}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise CannotRun(f"--constraint {', '.join(unknown)}: no such rule in {', '.join(dialects)} "
+                        "(the ids are in contracts/<dialect>/constraints.yaml)")
+
+
 def in_order(dialect: str) -> int:
     """The README's dialect order, for every list a person reads."""
     return DIALECTS.index(dialect) if dialect in DIALECTS else len(DIALECTS)
@@ -160,6 +171,8 @@ def pytest_args(args: Any, targets: list[Target]) -> list[str]:
             argv += ["--cassette-dir", str(args.cassette_dir)]
     if args.ims_document:
         argv += ["--ims-document", args.ims_document]
+    for rule in getattr(args, "constraint", []):
+        argv += ["--constraint", rule]
     return argv
 
 
@@ -230,6 +243,7 @@ def certify(args: Any, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     targets = check_targets(args.target, args.dialect)
     dialects = args.dialect or ([t.dialect for t in targets] if targets else list(DIALECTS))
+    check_constraints(getattr(args, "constraint", []), dialects)
     report_dir = Path(args.report_dir)
     for dialect in dialects:  # a stale report must never stand in for this run's
         (report_dir / dialect / "compliance.json").unlink(missing_ok=True)

@@ -99,6 +99,8 @@ def parser() -> argparse.ArgumentParser:
                          help="target file of an endpoint to certify (repeatable, one per dialect)")
     certify.add_argument("--dialect", action="append", default=[], metavar="ID",
                          help="certify only this dialect (repeatable)")
+    certify.add_argument("--constraint", action="append", default=[], metavar="ID",
+                         help="run only the tests of this rule (repeatable); the report says what was not verified")
     certify.add_argument("--report-dir", default="reports", metavar="DIR",
                          help="where compliance reports are written (default reports/)")
     certify.add_argument("--fuzz-examples", type=int, default=None, metavar="N",
