@@ -235,8 +235,6 @@ def mark_interrupted(report_dir: Path, dialects: list[str]) -> dict[str, list[st
     return unreached
 
 
-def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 def certify(args: Any, out: TextIO | None = None) -> int:
@@ -260,7 +258,12 @@ def certify(args: Any, out: TextIO | None = None) -> int:
     progress = Progress(out, report_dir)
     # SIGTERM takes Ctrl-C's path: pytest stops, tears the fixtures down, writes what it has
     received = []
-    previous = signal.signal(signal.SIGTERM, lambda n, f: (received.append("SIGTERM"), _sigterm_as_interrupt(n, f)))
+
+    def sigterm_as_interrupt(signum: int, frame: Any) -> None:
+        received.append("SIGTERM")
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, sigterm_as_interrupt)
     try:
         status = pytest.main(pytest_args(args, targets), plugins=[progress])
     finally:
