@@ -4,10 +4,15 @@ table, reports on disk, and a verdict that changes when the provider is broken."
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
+from imagecert.certify import EXIT_INTERRUPTED
 from imagecert.cli import main
 from imagecert.provider import server
 from imagecert.provider.defects import all_defects
@@ -47,6 +52,12 @@ def test_an_unknown_flag_or_dialect_is_exit_2(capsys):
     assert main(["certify", "--dialect", "nope"]) == 2
 
 
+def test_an_unknown_rule_id_is_exit_2_with_one_line(tmp_path, capsys):
+    assert main(["certify", "--dialect", DIALECT, "--constraint", "JD-X999", "--report-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "JD-X999" in error
+
+
 def test_list_defects_names_every_defect(capsys):
     assert main(["mock", "--list-defects"]) == 0
     listed = capsys.readouterr().out.splitlines()
@@ -77,32 +88,33 @@ def test_a_broken_provider_is_exit_1_and_the_report_names_the_rule(tmp_path, cap
     assert main(["certify", "--target", str(target), "--report-dir", str(tmp_path / "r")]) == 1
     out = capsys.readouterr().out
     assert "FAILED [" in out and "not certified" in out
+    lines = out.splitlines()
+    failed = next(i for i, line in enumerate(lines) if line.startswith("  FAILED ["))
+    assert lines[failed + 1].strip(), "the failure's one-line reason follows its test id"
+    assert lines[failed + 2].strip() == f"evidence: {tmp_path / 'r' / DIALECT / 'compliance.html'}"
     document = json.loads((tmp_path / "r" / DIALECT / "compliance.json").read_text("utf-8"))
     assert defect.rule in document["failed_required"] or any(
         row["id"] == defect.rule and row["result"] == "failed" for row in document["constraints"] + document["return_codes"])
 
 
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
-def test_a_run_cut_short_says_interrupted_and_is_never_certified(tmp_path, signal_name):
-    import signal
-    import subprocess
-    import sys
-
-    command = [sys.executable, "-u", "-m", "imagecert.cli", "certify", "--dialect", DIALECT,
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_is_exit_130_and_its_report_never_says_certified(tmp_path, signum):
+    command = [sys.executable, "-m", "imagecert.cli", "certify", "--dialect", "jdcloud-vm",
                "--report-dir", str(tmp_path)]
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    for line in run.stdout:  # wait until some tests are done, then cut the run short
-        seen.append(line)
-        if line.strip().startswith("progress:"):
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    for line in run.stdout:  # some tests done, most not
+        if line.startswith("  progress:"):
             break
-    run.send_signal(getattr(signal, signal_name))
-    rest, _ = run.communicate(timeout=300)
-    output = "".join(seen) + rest
-    assert run.returncode == 130, output[-2000:]
-    assert "interrupted" in rest, rest[-2000:]
-    document = json.loads((tmp_path / DIALECT / "compliance.json").read_text("utf-8"))
-    assert document["verdict"] == "interrupted", document["verdict"]
+    run.send_signal(signum)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == EXIT_INTERRUPTED, stderr
+    assert stderr.startswith("imagecert: interrupted by "), stderr
+    assert stderr.count("\n") == 1, stderr
+    document = json.loads((tmp_path / "jdcloud-vm" / "compliance.json").read_text("utf-8"))
+    assert document["verdict"] == "interrupted"
+    assert document["not_reached"], "an interrupted run leaves rules unverified"
+    assert "INTERRUPTED" in (tmp_path / "jdcloud-vm" / "compliance.html").read_text("utf-8")
 
 
 def test_exit_statuses_follow_the_worst_verdict():
@@ -112,4 +124,4 @@ def test_exit_statuses_follow_the_worst_verdict():
     assert exit_status(["certified", "incomplete"]) == 3
     assert exit_status(["incomplete", "interrupted"]) == 130
     assert exit_status(["interrupted", "not certified"]) == 1
-    assert exit_status([]) == 1
+    assert exit_status(["no result", "incomplete"]) == 1

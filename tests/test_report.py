@@ -123,3 +123,55 @@ def test_merging_runs_keeps_a_failure_from_any_run(tmp_path):
     assert results[entries[0].id] == "failed"
     assert results[entries[1].id] == "passed"
     assert merged["verdict"] == "not certified"
+
+
+def test_merging_runs_against_different_targets_is_refused_unless_allowed(tmp_path, capsys):
+    from imagecert.cli import main
+
+    dialect = "jdcloud-vm"
+    entry = rules_to_test(dialect, level="must")[0]
+    for folder, url in (("one", "http://a.example"), ("two", "http://b.example")):
+        write_one(tmp_path / folder, build(dialect, [outcome(dialect, [entry.id], "passed", nodeid="a")],
+                                           {**TARGET, "base_url": url}))
+    runs = [str(tmp_path / "one"), str(tmp_path / "two")]
+    assert main(["report", "merge", *runs, "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "http://a.example" in error and "http://b.example" in error
+    assert not (tmp_path / "out").exists()
+    assert main(["report", "merge", *runs, "--out", str(tmp_path / "out"), "--allow-different-targets"]) == 0
+    merged = json.loads((tmp_path / "out" / dialect / "compliance.json").read_text("utf-8"))
+    assert [t["base_url"] for t in merged["targets"]] == ["http://a.example", "http://b.example"]
+
+
+def test_the_page_puts_failed_rules_first_and_filters_by_result_level_and_kind(tmp_path):
+    dialect = "jdcloud-vm"
+    entries = rules_to_test(dialect, level="must")
+    document = build(dialect, [outcome(dialect, [entries[0].id], "passed", nodeid="a"),
+                               outcome(dialect, [entries[-1].id], "failed", nodeid="b", reason="expected 400, got 200")],
+                     TARGET)
+    page = (write_one(tmp_path, document).parent / "compliance.html").read_text("utf-8")
+    rows = page.split("<tr class='")[1:]
+    assert rows[0].startswith("failed") and entries[-1].id in rows[0]
+    results = [r.split("'")[0] for r in rows]
+    rank = {"failed": 0, "not_verified": 1}
+    assert results == sorted(results, key=lambda r: rank.get(r, 2)) and "passed" in results
+    for key in ("result", "level", "kind"):
+        assert f'data-key="{key}"' in page and f"data-{key}=" in page
+    assert "Noto Sans CJK SC" in page and "Microsoft YaHei" in page
+    assert "<p class='why'>why:</p><pre>expected 400, got 200</pre>" in page
+
+
+def test_a_quote_from_a_markdown_table_reads_as_its_cells():
+    from imagecert.report import _plain_quote
+
+    assert _plain_quote("|**az**|String|是|可用区|") == "az · String · 是 · 可用区"
+    assert _plain_quote("A plain sentence.") == "A plain sentence."
+
+
+def test_the_page_names_the_embedded_provider_and_says_why_a_rule_is_not_testable(tmp_path):
+    dialect = "jdcloud-vm"
+    document = build(dialect, [], {"base_url": "embedded reference provider"})
+    page = (write_one(tmp_path, document).parent / "compliance.html").read_text("utf-8")
+    assert "the embedded reference provider (imagecert's own implementation" in page
+    untestable = [r for r in document["constraints"] + document["return_codes"] if r["result"] == "not_testable"]
+    assert untestable and "No test can show this" in page  # jdcloud-vm's catalog has some (JD-R019)

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,10 +23,14 @@ import pytest
 from imagecert.contracts import DIALECTS, shipped
 from imagecert.target import Target, TargetError, load_target
 
-# Exit statuses (README, `imagecert certify --help`): the worst dialect's verdict decides.
-EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_OF_VERDICT = {"certified": EXIT_CERTIFIED, "incomplete": EXIT_INCOMPLETE,
-                   "interrupted": EXIT_INTERRUPTED, "not certified": EXIT_NOT_CERTIFIED}
+EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, EXIT_CANNOT_RUN, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # the shell's 128 + SIGINT, for SIGTERM too: the run did not finish
+EXIT_STATUSES = f"""exit status:
+  {EXIT_CERTIFIED}    certified: every required rule passed
+  {EXIT_NOT_CERTIFIED}    not certified: a required rule failed
+  {EXIT_CANNOT_RUN}    could not run (bad flag, bad target file, unreachable endpoint, suites broken)
+  {EXIT_INCOMPLETE}    incomplete: no required rule failed, but some were not verified
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C or SIGTERM): the reports say interrupted, never certified"""
 
 
 class CannotRun(Exception):
@@ -72,11 +75,28 @@ def check_targets(paths: list[str], dialects: list[str]) -> list[Target]:
     return targets
 
 
+def check_constraints(ids: list[str], dialects: list[str]) -> None:
+    """Every --constraint id must be a rule of a dialect being certified, else exit 2."""
+    from imagecert.contracts import load_catalog
+
+    known = {i for d in dialects for i in load_catalog(d).by_id}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise CannotRun(f"--constraint {', '.join(unknown)}: no such rule in {', '.join(dialects)} "
+                        "(the ids are in contracts/<dialect>/constraints.yaml)")
+
+
+def in_order(dialect: str) -> int:
+    """The README's dialect order, for every list a person reads."""
+    return DIALECTS.index(dialect) if dialect in DIALECTS else len(DIALECTS)
+
+
 class Progress:
     """Prints, per dialect, how many suite tests are done of how many, and each failure."""
 
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO, report_dir: Path | None = None):
         self.out = out
+        self.report_dir = report_dir
         self.total: dict[str, int] = {}
         self.done: dict[str, int] = {}
         self.failed: dict[str, int] = {}
@@ -91,7 +111,7 @@ class Progress:
                 self.total[dialect] = self.total.get(dialect, 0) + 1
         if not self.total:
             return
-        self.total = {d: self.total[d] for d in DIALECTS if d in self.total}  # one order, every run
+        self.total = dict(sorted(self.total.items(), key=lambda kv: in_order(kv[0])))
         self.out.write("certifying: " + ", ".join(f"{d} ({n} tests)" for d, n in self.total.items()) + "\n")
         self.out.flush()
 
@@ -106,8 +126,15 @@ class Progress:
             return
         if report.failed:
             self.failed[dialect] = self.failed.get(dialect, 0) + 1
+            # the rules the failure names (RuleViolation.rules), else every rule of the test
             rules = ", ".join(props.get("imagecert_failed_rules") or props.get("imagecert_constraints", []))
-            self.out.write(f"  FAILED [{rules}] {report.nodeid}\n    {_why(report)}\n")
+            self.out.write(f"  FAILED [{rules}] {report.nodeid}\n")
+            crash = getattr(report.longrepr, "reprcrash", None)  # the assertion's words: expected vs got
+            reason = (crash.message if crash is not None else report.longreprtext or "").strip().splitlines()
+            if reason:
+                self.out.write(f"         {reason[0][:300]}\n")
+            if self.report_dir is not None:
+                self.out.write(f"         evidence: {self.report_dir / dialect / 'compliance.html'}\n")
         if report.when == "teardown":
             self.done[dialect] = self.done.get(dialect, 0) + 1
             now = time.monotonic()
@@ -116,15 +143,6 @@ class Progress:
                 line = "  ".join(f"{d} {self.done.get(d, 0)}/{n}" for d, n in self.total.items())
                 self.out.write(f"  progress: {line}\n")
             self.out.flush()
-
-
-def _why(report: pytest.TestReport) -> str:
-    """A failure's one line: the first problem its assertion states (expected vs got)."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else report.longreprtext or ""
-    problems = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("- ")]
-    first = problems[0] if problems else next((line for line in text.splitlines() if line.strip()), "")
-    return first.strip()[:300]
 
 
 # pytest run in-process and silent (imagecert prints its own progress): the terminal
@@ -173,18 +191,20 @@ def pytest_args(args: Any, targets: list[Target]) -> list[str]:
             argv += ["--cassette-dir", str(args.cassette_dir)]
     if args.ims_document:
         argv += ["--ims-document", args.ims_document]
+    for rule in getattr(args, "constraint", []):
+        argv += ["--constraint", rule]
     return argv
 
 
 def table(report_dir: Path, dialects: list[str]) -> tuple[str, list[str]]:
-    """The closing table, and each dialect's verdict."""
+    """The closing table, and each dialect's verdict ("no result" where none was written)."""
     rows = [("dialect", "passed", "failed", "not verified", "not testable", "return codes", "fuzz", "verdict", "report")]
     verdicts = []
-    for dialect in sorted(dialects, key=lambda d: DIALECTS.index(d) if d in DIALECTS else len(DIALECTS)):
+    for dialect in sorted(dialects, key=in_order):
         path = report_dir / dialect / "compliance.json"
         if not path.is_file():
             rows.append((dialect, "-", "-", "-", "-", "-", "-", "no result", "-"))
-            verdicts.append("not certified")
+            verdicts.append("no result")
             continue
         doc = json.loads(path.read_text("utf-8"))
         s = doc["summary"]
@@ -199,21 +219,49 @@ def table(report_dir: Path, dialects: list[str]) -> tuple[str, list[str]]:
 
 
 def exit_status(verdicts: list[str]) -> int:
-    """Not certified anywhere wins, then interrupted, then incomplete."""
-    for verdict in ("not certified", "interrupted", "incomplete"):
-        if verdict in verdicts:
-            return EXIT_OF_VERDICT[verdict]
-    return EXIT_CERTIFIED if verdicts else EXIT_NOT_CERTIFIED
+    """The worst verdict decides: a failure, then a missing report, then an unverified rule."""
+    if "not certified" in verdicts:
+        return EXIT_NOT_CERTIFIED
+    if "interrupted" in verdicts:
+        return EXIT_INTERRUPTED
+    if any(v not in ("certified", "incomplete") for v in verdicts):
+        return EXIT_NOT_CERTIFIED
+    return EXIT_INCOMPLETE if "incomplete" in verdicts else EXIT_CERTIFIED
 
 
-def _terminate_as_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped the run; the reports it left say so."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+
+def mark_interrupted(report_dir: Path, dialects: list[str]) -> dict[str, list[str]]:
+    """Rewrite the reports an interrupted run wrote: verdict `interrupted`, and the rules it
+    never reached (those left unverified) named, so no partial run can read as certified."""
+    from imagecert.report import write_one
+
+    unreached = {}
+    for dialect in dialects:
+        path = report_dir / dialect / "compliance.json"
+        if not path.is_file():
+            continue
+        document = json.loads(path.read_text("utf-8"))
+        rows = document["constraints"] + document["return_codes"]
+        document["verdict"] = "interrupted"
+        document["not_reached"] = [row["id"] for row in rows if row["result"] == "not_verified"]
+        write_one(report_dir, document)
+        unreached[dialect] = document["not_reached"]
+    return unreached
+
+
 
 
 def certify(args: Any, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     targets = check_targets(args.target, args.dialect)
     dialects = args.dialect or ([t.dialect for t in targets] if targets else list(DIALECTS))
+    check_constraints(getattr(args, "constraint", []), dialects)
     report_dir = Path(args.report_dir)
     for dialect in dialects:  # a stale report must never stand in for this run's
         (report_dir / dialect / "compliance.json").unlink(missing_ok=True)
@@ -227,21 +275,26 @@ def certify(args: Any, out: TextIO | None = None) -> int:
         out.write(f"--replay: certifying the cassettes in {folder}, offline\n")
     elif not targets:
         out.write("no --target: certifying the embedded reference provider\n")
-    cache_bytecode()
-    # SIGTERM ends the run as Ctrl-C does: teardowns delete what the tests made, and the
-    # reports say "interrupted" (never certified).
-    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt) \
-        if threading.current_thread() is threading.main_thread() else None
+    progress = Progress(out, report_dir)
+    # SIGTERM takes Ctrl-C's path: pytest stops, tears the fixtures down, writes what it has
+    received = []
+
+    def sigterm_as_interrupt(signum: int, frame: Any) -> None:
+        received.append("SIGTERM")
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, sigterm_as_interrupt)
     try:
-        status = pytest.main(pytest_args(args, targets), plugins=[Progress(out)])
+        status = pytest.main(pytest_args(args, targets), plugins=[progress])
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
     if status == pytest.ExitCode.INTERRUPTED:
-        text, _ = table(report_dir, dialects)
-        out.write("\ninterrupted: the tests that had started were torn down (their images deleted); "
-                  "the reports say 'interrupted'\n" + text + "\n")
-        return EXIT_INTERRUPTED
+        unreached = mark_interrupted(report_dir, dialects)
+        done = sum(progress.done.values())
+        reports = "; ".join(f"{d}: {len(r)} rules not reached" for d, r in unreached.items()) or "no report written"
+        raise Interrupted(f"interrupted by {received[0] if received else 'Ctrl-C (SIGINT)'} after {done} of "
+                          f"{sum(progress.total.values())} tests; fixtures torn down; reports marked "
+                          f"'interrupted' ({reports}) in {report_dir}")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")
     text, verdicts = table(report_dir, dialects)

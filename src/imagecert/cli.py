@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from imagecert import __version__
-from imagecert.certify import EXIT_CANNOT_RUN, EXIT_CERTIFIED, EXIT_NOT_CERTIFIED, CannotRun
+from imagecert.certify import (EXIT_CANNOT_RUN, EXIT_CERTIFIED, EXIT_INTERRUPTED, EXIT_NOT_CERTIFIED, EXIT_STATUSES,
+                               CannotRun, Interrupted)
 
 
 def _certify(args: argparse.Namespace) -> int:
@@ -17,12 +18,15 @@ def _certify(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from imagecert.report import merge
+    from imagecert.report import DifferentTargets, merge
 
     missing = [d for d in args.dirs if not Path(d).is_dir()]
     if missing:
         raise CannotRun(f"no such report folder: {', '.join(missing)}")
-    written = merge([Path(d) for d in args.dirs], Path(args.out))
+    try:
+        written = merge([Path(d) for d in args.dirs], Path(args.out), args.allow_different_targets)
+    except DifferentTargets as error:
+        raise CannotRun(str(error)) from None
     if not written:
         raise CannotRun(f"no <dialect>/compliance.json under {', '.join(args.dirs)}")
     for dialect, path in sorted(written.items()):
@@ -86,20 +90,19 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="imagecert",
         description="Certify a cloud API that makes an image from a server against its documents.",
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"imagecert {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    certify = commands.add_parser(
-        "certify", help="certify targets (default: the embedded reference provider)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit status: 0 every dialect certified; 1 at least one not certified; 2 the command could "
-               "not run\n(bad target file, unreachable endpoint, bad flag); 3 nothing required failed but "
-               "some required\nrule was not verified (incomplete); 130 interrupted (Ctrl-C or SIGTERM).")
+    certify = commands.add_parser("certify", help="certify targets (default: the embedded reference provider)",
+                                  epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     certify.add_argument("--target", action="append", default=[], metavar="FILE",
                          help="target file of an endpoint to certify (repeatable, one per dialect)")
     certify.add_argument("--dialect", action="append", default=[], metavar="ID",
                          help="certify only this dialect (repeatable)")
+    certify.add_argument("--constraint", action="append", default=[], metavar="ID",
+                         help="run only the tests of this rule (repeatable); the report says what was not verified")
     certify.add_argument("--report-dir", default="reports", metavar="DIR",
                          help="where compliance reports are written (default reports/)")
     certify.add_argument("--fuzz-examples", type=int, default=None, metavar="N",
@@ -125,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
     merge = report_commands.add_parser("merge", help="merge the reports of several runs into one")
     merge.add_argument("dirs", nargs="+", metavar="DIR", help="report folders (each holding <dialect>/compliance.json)")
     merge.add_argument("--out", required=True, metavar="DIR", help="where the merged reports go")
+    merge.add_argument("--allow-different-targets", action="store_true",
+                       help="merge runs against different base_urls (the report lists every target)")
     merge.set_defaults(run=_merge)
 
     mock = commands.add_parser("mock", help="run the reference provider in the foreground")
@@ -158,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     except CannotRun as error:
         print(f"imagecert: {error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    except Interrupted as error:
+        print(f"imagecert: {error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

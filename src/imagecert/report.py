@@ -203,34 +203,70 @@ def _exchange_text(x: dict[str, Any]) -> str:
 COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "not_verified": "#9a6700", "not_testable": "#57606a"}
 
 
+def _plain_quote(quote: str) -> str:
+    """A quote taken from a markdown table row (`|**az**|String|…|`) as the cells' text."""
+    text = quote.strip()
+    if not (text.startswith("|") and text.endswith("|")):
+        return quote
+    rows = [[c.strip().replace("**", "").replace("`", "") for c in line.strip().strip("|").split("|")]
+            for line in text.splitlines() if line.strip()]
+    return " / ".join(" · ".join(c for c in cells if c) for cells in rows if any(c.strip("-: ") for c in cells))
+
+
 def render_html(document: dict[str, Any]) -> str:
     """A self-contained page: verdict first, then every rule with its quote and result."""
     e = html.escape
     verdict = document["verdict"]
-    colour = COLOURS[{"certified": "passed", "not certified": "failed"}.get(verdict, "not_verified")]
+    # green only for certified; amber where evidence is missing (incomplete, interrupted)
+    colour = {"certified": COLOURS["passed"], "incomplete": COLOURS["not_verified"],
+              "interrupted": COLOURS["not_verified"]}.get(verdict, COLOURS["failed"])
     s = document["summary"]
     score = document["score"]
     rows = []
-    for row in document["constraints"] + document["return_codes"]:
+    first = {"failed": 0, "not_verified": 1}  # what needs a reader's eye, then the rest in catalog order
+    for row in sorted(document["constraints"] + document["return_codes"], key=lambda r: first.get(r["result"], 2)):
         failures = "".join(
             f"<details><summary>exchanges of {e(f['test'])}</summary><pre>{e(''.join(_exchange_text(x) for x in f['exchanges']))}</pre></details>"
             for f in row["failures"])
-        reason = f"<pre>{e(row['reason'])}</pre>" if row["result"] == "failed" and row["reason"] else e(row["reason"] or "")
+        if row["result"] == "failed" and row["reason"]:
+            reason = f"<p class='why'>why:</p><pre>{e(row['reason'])}</pre>"
+        elif row["result"] == "not_testable":
+            reason = (f"<p class='why'>No test can show this{' (required, but left out of the score)' if row['required'] else ''}:"
+                      f"</p>{e(row['reason'] or 'the catalog says why not')}")
+        elif row["reason"]:
+            reason = f"<p class='why'>why: {e(row['reason'])}</p>"
+        else:
+            reason = ""
+        tests = f"<ul class='tests'>{''.join(f'<li><code>{e(t)}</code></li>' for t in row['tests'])}</ul>" if row["tests"] else ""
+        quote = _plain_quote(row["quote"])
         rows.append(
-            f"<tr class='{row['result']}'><td><code>{e(row['id'])}</code><br><small>{e(row['kind'])}, {e(row['level'])}"
+            f"<tr class='{row['result']}' data-result='{e(row['result'])}' data-level='{e(row['level'])}' data-kind='{e(row['kind'])}'>"
+            f"<td><code>{e(row['id'])}</code><br><small>{e(row['kind'])}, {e(row['level'])}"
             f"{', required' if row['required'] else ''}</small></td>"
-            f"<td lang='{'zh' if any(ord(c) > 0x2e80 for c in row['quote']) else 'en'}'>{e(row['quote'])}"
+            f"<td lang='{'zh' if any(ord(c) > 0x2e80 for c in quote) else 'en'}'>{e(quote)}"
             f"<br><small>{e(row['source'])} — {e(row['summary'])}</small></td>"
             f"<td style='color:{COLOURS[row['result']]};font-weight:bold'>{e(row['result'].replace('_', ' '))}</td>"
-            f"<td>{'<br>'.join(e(t) for t in row['tests'])}{reason}{failures}</td></tr>")
+            f"<td>{tests}{reason}{failures}</td></tr>")
+    every = document["constraints"] + document["return_codes"]
+    options = {key: "".join(f"<option>{e(v)}</option>" for v in sorted({r[key] for r in every})) for key in ("level", "kind")}
+    untestable = {r["id"] for r in document["return_codes"] if r["result"] == "not_testable"}
     coverage = "".join(
         f"<tr><td>{e(c['id'])}</td><td>{c['http_status']}</td><td>{e(str(c['code'] or ''))}</td>"
-        f"<td>{'observed' if c['observed'] else 'not observed'}</td></tr>" for c in document["return_code_coverage"])
+        f"<td>{'observed' if c['observed'] else 'not testable' if c['id'] in untestable else 'not observed'}</td></tr>"
+        for c in document["return_code_coverage"])
+    targets = []
+    for t in document.get("targets", [document["target"]]):
+        url = str(t.get("base_url"))
+        targets.append(f"<code>{e(url)}</code>" if "://" in url else
+                       f"the {e(url)} (imagecert's own implementation of the documents, not a cloud)")
     failed = document["failed_required"]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>imagecert — {e(document['dialect'])}: {e(verdict)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #1f2328; }}
+body {{ font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
+  "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; margin: 2em; color: #1f2328; }}
+ul.tests {{ margin: 0; padding-left: 1.2em; }} p.why {{ margin: .3em 0 0; font-weight: bold; }}
+#filters label {{ margin-right: 1em; }}
 .verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
 table {{ border-collapse: collapse; width: 100%; margin-top: 1em; }}
 td, th {{ border: 1px solid #d0d7de; padding: .4em; vertical-align: top; text-align: left; overflow-wrap: anywhere; }}
@@ -242,29 +278,53 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
 <h1>imagecert compliance report — <code>{e(document['dialect'])}</code></h1>
 <p class="verdict" id="verdict">{e(verdict.upper())}</p>
 <p id="failed-rules">{('Failed required rules: ' + ', '.join(f'<code>{e(i)}</code>' for i in failed)) if failed else 'No required rule failed.'}</p>
-<p>Target: <code>{e(str(document['target'].get('base_url')))}</code> · profile <b>{e(document['profile'])}</b>
+<p>Target: {', '.join(targets)} · profile <b>{e(document['profile'])}</b>
  · started {e(document['started_at'])} · {document['duration_s']} s · imagecert {e(document['imagecert_version'])}</p>
 <p>Score: {score['passed']} of {score['required']} required rules passed
  ({score['not_verified']} not verified, counted apart) ·
  passed {s['passed']}, failed {s['failed']}, not verified {s['not_verified']}, not testable {s['not_testable']}
  · fuzz examples {document['fuzz']['examples']}, fuzz failures {len(document['fuzz']['failures'])}</p>
 <h2>Rules</h2>
+<p id="filters"><label>result <select data-key="result"><option value="">all</option><option value="failed">failed</option>
+<option value="not_verified">not verified</option><option value="passed">passed</option><option value="not_testable">not testable</option></select></label>
+<label>level <select data-key="level"><option value="">all</option>{options['level']}</select></label>
+<label>kind <select data-key="kind"><option value="">all</option>{options['kind']}</select></label></p>
 <table class="rules"><col class="rule"><col><col class="result"><col>
 <tr><th>rule</th><th>what the document says</th><th>result</th><th>tests and evidence</th></tr>
 {''.join(rows)}</table>
+<script>
+// show only the rows whose result, level and kind match every chosen filter
+const selects = document.querySelectorAll("#filters select");
+selects.forEach(s => s.addEventListener("change", () => {{
+  document.querySelectorAll("table.rules tr[data-result]").forEach(tr => {{
+    tr.hidden = [...selects].some(f => f.value && tr.dataset[f.dataset.key] !== f.value);
+  }});
+}}));
+</script>
 <h2>Return codes observed</h2>
 <table><tr><th>rule</th><th>HTTP</th><th>code</th><th>observed</th></tr>{coverage}</table>
 </body></html>
 """
 
 
-def merge(sources: Iterable[Path], out: Path) -> dict[str, Path]:
-    """Join reports of several runs: per rule, a failure anywhere wins, then a pass."""
+class DifferentTargets(ValueError):
+    """Runs against different endpoints are not evidence about one implementation."""
+
+
+def merge(sources: Iterable[Path], out: Path, allow_different_targets: bool = False) -> dict[str, Path]:
+    """Join reports of several runs: per rule, a failure anywhere wins, then a pass.
+    Every run must have certified the same base_url, unless told otherwise (then the
+    merged report lists every target under `targets`)."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for folder in sources:
         for path in sorted(Path(folder).glob("*/compliance.json")):
             document = json.loads(path.read_text("utf-8"))
             runs.setdefault(document["dialect"], []).append(document)
+    for dialect, documents in runs.items():
+        urls = sorted({str(d["target"].get("base_url")) for d in documents})
+        if len(urls) > 1 and not allow_different_targets:
+            raise DifferentTargets(f"{dialect}: the runs certified different targets ({', '.join(urls)}); "
+                                   "merge them with --allow-different-targets to record every one")
     written = {}
     for dialect, documents in runs.items():
         outcomes = {}
@@ -282,5 +342,11 @@ def merge(sources: Iterable[Path], out: Path) -> dict[str, Path]:
                          started_at=min(d["started_at"] for d in documents),
                          duration_s=sum(d["duration_s"] for d in documents), fuzz=fuzz,
                          ims_document=first["held_to"].get("ims_document"))
+        targets: list[dict[str, Any]] = []
+        for d in documents:
+            if d["target"] not in targets:
+                targets.append(d["target"])
+        if len(targets) > 1:
+            document["targets"] = targets
         written[dialect] = write_one(out, document)
     return written
