@@ -475,7 +475,9 @@ class Fuzzer:
         errors = list(check.iter_errors(data))
         if not errors:
             return self._catalog_expectation(data)
+        malformed = (self.malformed_rule,) if self.malformed_rule else ()
         unknown = [e for e in errors if e.validator in UNKNOWN_FIELD]
+        refusing_unknown: list[str] = []  # core: a target may refuse an unknown field too, as documented
         if unknown and not strict:  # no document says an unknown field is refused: strict profile only
             errors = [e for e in errors if e.validator not in UNKNOWN_FIELD]
             if not errors:
@@ -483,11 +485,11 @@ class Fuzzer:
                 return caught if not caught.accepted else Expected(
                     False, "an unknown field (no document says it is refused): accepted or refused as "
                            "documented", either=True)
+            refusing_unknown = [r for e in unknown for r in (rules_broken(self.dialect, check.schema, e) or malformed)]
         # a wrong type breaks the field's rule to one reader and makes the body malformed to another
-        malformed = (self.malformed_rule,) if self.malformed_rule else ()
         marked = [(rules_broken(self.dialect, check.schema, e) + (malformed if e.validator == "type" else ()))
                   or malformed for e in errors]
-        rules = [r for found in marked for r in found] + list(self._catalog_rules_broken(data))
+        rules = [r for found in marked for r in found] + list(self._catalog_rules_broken(data)) + refusing_unknown
         why = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:100]}" for e in errors[:3])
         return Expected(False, f"schema-invalid ({why})", tuple(dict.fromkeys(rules)),
                         any_refusal=any(not found for found in marked))
