@@ -93,12 +93,7 @@ def test_a_job_whose_backup_breaks_meanwhile_fails_with_a_reason(world):
     if expect_success(world.api, show_job(world, job_id), "IMS-B003")["status"] not in JOB_STATES["pending"]:
         not_verified("the job had ended before its backup could be broken")
     world.patch(backup, status="error")
-    job = job_outcome(world, job_id, "IMS-B003")
-    check(world.api, "IMS-B003", job["status"] == JOB_FAIL,
-          f"the job ended {job['status']!r} although its backup broke while it ran")
-    check(world.api, "IMS-B003", bool(job.get("error_code")) and bool(job.get("fail_reason")),
-          f"a {JOB_FAIL} job gives error_code {job.get('error_code')!r} and fail_reason {job.get('fail_reason')!r}")
-    check(world.api, "IMS-B003", not job["entities"].get("image_id"), "a failed job names an image")
+    fails_with_a_reason(world, job_id, "IMS-B003", "its backup broke while it ran")
 
 
 @pytest.mark.constraint("IMS-B003", "IMS-C006")
@@ -109,12 +104,7 @@ def test_a_job_whose_ecs_loses_its_system_disk_meanwhile_fails_with_a_reason(wor
     if expect_success(world.api, show_job(world, job_id), "IMS-B003")["status"] not in JOB_STATES["pending"]:
         not_verified("the job had ended before the system disk could be detached")
     world.patch(instance, system_disk={"category": "cloud", "attached": False})
-    job = job_outcome(world, job_id, "IMS-B003")
-    check(world.api, "IMS-C006", job["status"] == JOB_FAIL,
-          f"the job ended {job['status']!r} although the ECS's system disk was detached while it ran")
-    check(world.api, "IMS-B003", bool(job.get("error_code")) and bool(job.get("fail_reason")),
-          f"a {JOB_FAIL} job gives error_code {job.get('error_code')!r} and fail_reason {job.get('fail_reason')!r}")
-    check(world.api, "IMS-C006", not job["entities"].get("image_id"), "a job whose ECS lost its system disk names an image")
+    fails_with_a_reason(world, job_id, "IMS-C006", "the ECS's system disk was detached while it ran")
 
 
 @pytest.mark.constraint("IMS-B008")
@@ -136,3 +126,11 @@ def test_the_image_made_is_neither_shared_nor_a_market_image(world, source):
     check(world.api, "IMS-C007", image.get("__imagetype") != "shared", "a full-ECS image is a shared image")
     check(world.api, "IMS-C008", image.get("__imagetype") != "market", "a full-ECS image is a market image")
 
+
+def fails_with_a_reason(world, job_id: str, rule_id: str, why: str) -> None:
+    """The job ends FAIL (the breach is `rule_id`'s), with a code and a reason (IMS-B003), and no image."""
+    job = job_outcome(world, job_id, "IMS-B003")
+    check(world.api, rule_id, job["status"] == JOB_FAIL, f"the job ended {job['status']!r} although {why}")
+    check(world.api, "IMS-B003", bool(job.get("error_code")) and bool(job.get("fail_reason")),
+          f"a {JOB_FAIL} job gives error_code {job.get('error_code')!r} and fail_reason {job.get('fail_reason')!r}")
+    check(world.api, rule_id, not job["entities"].get("image_id"), f"a job that failed because {why} names an image")

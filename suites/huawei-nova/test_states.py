@@ -86,25 +86,25 @@ def test_the_image_records_the_servers_az(world):
     check(world.api, "NOVA-C002", recorded == az, f"the image records AZ {recorded!r}, the server is in {az!r}")
 
 
-@pytest.mark.constraint("NOVA-C007")
-def test_the_image_of_a_volume_backed_server_is_kept_as_snapshots(world):
+def image_of_a_volume_backed_server(world, rule_id: str) -> tuple[str, list[str]]:
+    """An image made from a volume-backed server, and the volume snapshots that hold it."""
     not_verified_without(world, "listing volume snapshots")
     server = world.make("instance", role="instance.volume-backed.running",
                         system_disk={"category": "cloud", "attached": True, "size_gb": 40})
-    image_id = make_image(world, server, "NOVA-C007")
-    wait_until_made(world, image_id, "NOVA-C007")
-    kept = [s for s in world.listed("snapshot", "NOVA-C007") if s["attributes"].get("image_id") == image_id]
+    image_id = make_image(world, server, rule_id)
+    wait_until_made(world, image_id, rule_id)
+    return image_id, [s["id"] for s in world.listed("snapshot", rule_id) if s["attributes"].get("image_id") == image_id]
+
+
+@pytest.mark.constraint("NOVA-C007")
+def test_the_image_of_a_volume_backed_server_is_kept_as_snapshots(world):
+    _, kept = image_of_a_volume_backed_server(world, "NOVA-C007")
     check(world.api, "NOVA-C007", bool(kept), "the image of a volume-backed server is kept as no snapshot")
 
 
 @pytest.mark.constraint("NOVA-C003")
 def test_deleting_the_image_leaves_its_snapshots(world):
-    not_verified_without(world, "listing volume snapshots")
-    server = world.make("instance", role="instance.volume-backed.running",
-                        system_disk={"category": "cloud", "attached": True, "size_gb": 40})
-    image_id = make_image(world, server, "NOVA-C003")
-    wait_until_made(world, image_id, "NOVA-C003")
-    made = [s["id"] for s in world.listed("snapshot", "NOVA-C003") if s["attributes"].get("image_id") == image_id]
+    image_id, made = image_of_a_volume_backed_server(world, "NOVA-C003")
     check(world.api, "NOVA-C003", bool(made), "imaging a volume-backed server made no volume snapshot")
 
     expect_success(world.api, world.api.call("deleteImage", path={"image_id": image_id}), "NOVA-C003", status=204)
