@@ -17,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,15 +77,15 @@ class Control:
     announces nothing, when the call answers; never is a missing extension a failure.
     """
 
-    # What each control URL announced, found once per run: {url: names} or {url: None}
-    # where `GET /` announced nothing (then each extension is tried once).
-    _announced: dict[str, frozenset[str] | None] = {}
-    _unserved: dict[str, set[str]] = {}
-    _lock = threading.Lock()
+    _NOT_ASKED = object()
 
     def __init__(self, url: str):
         self.url = url.rstrip("/")
         self.session = requests.Session()
+        # Asked once per test (per World), not per run: what a test sends stays the same
+        # whatever ran before it, so its recording replays alone.
+        self._announced: Any = self._NOT_ASKED
+        self._unserved: set[str] = set()
 
     def call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
         response = self._send(method, path, body, params)
@@ -104,10 +103,9 @@ class Control:
 
     def announced(self) -> frozenset[str] | None:
         """The extensions `GET /` names, or None where the mock announces nothing."""
-        with self._lock:
-            if self.url not in self._announced:
-                self._announced[self.url] = self._discover()
-            return self._announced[self.url]
+        if self._announced is self._NOT_ASKED:
+            self._announced = self._discover()
+        return self._announced
 
     def _discover(self) -> frozenset[str] | None:
         response = self._send("GET", "/", None, None)
@@ -125,12 +123,11 @@ class Control:
         announced = self.announced()
         if announced is not None and name not in announced:
             return False, None
-        if name in self._unserved.get(self.url, set()):
+        if name in self._unserved:
             return False, None
         response = self._send(method, path, body, params)
         if response.status_code in NOT_SERVED and announced is None:
-            with self._lock:
-                self._unserved.setdefault(self.url, set()).add(name)
+            self._unserved.add(name)
             return False, None
         if response.status_code >= 300:
             raise ProvisioningError(
