@@ -64,8 +64,10 @@ def collateral_summary(request):
                 f"median {statistics.median(counts)}, max {counts[-1]} "
                 f"({', '.join(f'{d} {n}' for d, n in worst if n)})")
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(line)
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():  # a teardown's output is captured otherwise
+                reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
