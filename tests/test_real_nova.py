@@ -111,10 +111,10 @@ def _rows(report, result):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "pending elsewhere (issue 12 report): the fuzz suite fails every rule its test is linked to "
-    "(P003, P004, P005 besides D001) instead of the ones broken, and keeps sending accepted requests "
-    "to a server its last 202 made busy (409s); and upstream answers 404 to a body that is not a "
-    "JSON object, where NOVA-P003 expects 400. Remove this mark once those are settled."))
+    "pending (issue 12): the fuzz phases keep sending accepted requests to a server their last 202 "
+    "made busy (409s) instead of leasing one per accepted request within max_images; and upstream "
+    "answers 404 to a body that is not a JSON object, where NOVA-P003 expects 400 (a catalog "
+    "decision). Remove this mark once those are settled."))
 def test_upstream_nova_fails_only_the_documented_differences(certified):
     run, report = certified
     failed = _rows(report, "failed")
