@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 
-from imagecert.mock.sdk import apsara_request
+from imagecert.provider.fake.sdk import apsara_request
 
 
 # -- the user code under test ---------------------------------------------------------

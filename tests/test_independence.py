@@ -3,7 +3,7 @@
 Checks, the fuzz oracle, probes, provisioning, reports and the suites decide what a
 target must answer; the reference provider is one target among others. If the judge
 imported the provider, a bug they shared would pass unseen. Only the modules that start
-the embedded provider (the command line, the pytest plugin, the fake for other projects'
+the embedded provider (the command line, the pytest plugin; the fake for other projects'
 tests) may import it, and they judge nothing.
 """
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "imagecert"
 # These start the provider (certify with no --target, `imagecert mock`, the mock fixture).
 STARTERS = {PACKAGE / "cli.py", PACKAGE / "plugin.py"}
-PROVIDER_SIDE = (PACKAGE / "provider", PACKAGE / "mock")
+PROVIDER_SIDE = (PACKAGE / "provider",)
 
 
 def judge_modules() -> list[Path]:

@@ -1,4 +1,4 @@
-"""imagecert.mock: the fake without pytest, its plain-data state, and the examples/
+"""imagecert.provider.fake: the fake without pytest, its plain-data state, and the examples/
 (one per dialect, each a user's test against the official SDK) run so they never rot."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-import imagecert.mock
-from imagecert.mock import MissingSDK, sdk
+import imagecert.provider.fake
+from imagecert.provider.fake import MissingSDK, sdk
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_running_serves_accounts_whose_state_is_plain_data_and_stops():
-    with imagecert.mock.running() as cloud:
+    with imagecert.provider.fake.running() as cloud:
         account = cloud.account("jdcloud-vm", instances=[{"status": "running"}])
         assert account.region and account.auth["access_key"] and len(account.instances) == 1
         assert account.images() == []
@@ -29,7 +29,7 @@ def test_running_serves_accounts_whose_state_is_plain_data_and_stops():
 
 def test_a_missing_sdk_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sdk.PACKAGES, "jdcloud-vm", ("no_such_sdk_module", "jdcloud-sdk"))
-    account = imagecert.mock.Account("http://x/_imagecert/v1", "http://x", "jdcloud-vm", "t", {}, {})
+    account = imagecert.provider.fake.Account("http://x/_imagecert/v1", "http://x", "jdcloud-vm", "t", {}, {})
     with pytest.raises(MissingSDK, match="pip install jdcloud-sdk"):
         account.sdk_client()
 
@@ -52,7 +52,7 @@ def example_outcomes(tmp_path_factory) -> dict[str, str]:
     return {"output": done.stdout[-3000:], **outcomes}
 
 
-@pytest.mark.parametrize("dialect", imagecert.mock.DIALECTS)
+@pytest.mark.parametrize("dialect", imagecert.provider.fake.DIALECTS)
 def test_the_example_of_each_dialect_passes(example_outcomes, dialect):
     module = "test_" + dialect.replace("-", "_")
     mine = {k: v for k, v in example_outcomes.items() if k.split("::")[0].endswith(module)}
@@ -64,7 +64,7 @@ def test_faults_and_settled_jobs_reach_the_sdk_through_the_account():
     pytest.importorskip("jdcloud_sdk")
     from jdcloud_sdk.services.vm.apis.CreateImageRequest import CreateImageParameters, CreateImageRequest
 
-    with imagecert.mock.running(job_seconds=600) as cloud:
+    with imagecert.provider.fake.running(job_seconds=600) as cloud:
         account = cloud.account("jdcloud-vm", instances=[{}])
         client = account.sdk_client()
         create = CreateImageRequest(CreateImageParameters(account.region, account.instances[0], "nightly"))

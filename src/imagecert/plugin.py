@@ -21,8 +21,8 @@ import pytest
 from imagecert.contracts import DIALECTS, load_catalog
 from imagecert.target import Target, TargetError, load_target, parse_target
 from imagecert.world import NOT_VERIFIED, World
-# the fake for other projects' tests (imagecert.mock); the server starts only on request
-from imagecert.mock.fixtures import imagecert_account, imagecert_provider  # noqa: F401
+# the fake for other projects' tests (imagecert.provider.fake); the server starts only on request
+from imagecert.provider.fake.fixtures import imagecert_account, imagecert_provider  # noqa: F401
 
 IMS_DOCUMENTS = ("zh", "en")
 PROFILES = ("core", "strict")

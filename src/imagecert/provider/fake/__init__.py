@@ -1,6 +1,6 @@
 """The reference provider as a local fake for code written against these clouds' SDKs.
 
-    with imagecert.mock.running() as cloud:
+    with imagecert.provider.fake.running() as cloud:
         account = cloud.account("jdcloud-vm", instances=[{"status": "running"}])
         client = account.sdk_client()          # jdcloud-sdk's VmClient, pointed at the fake
 
@@ -94,8 +94,8 @@ class Account:
 
     # the official SDKs --------------------------------------------------------
     def sdk_client(self, **options: Any) -> Any:
-        """A ready client of this dialect's official SDK (see imagecert.mock.sdk)."""
-        from imagecert.mock import sdk
+        """A ready client of this dialect's official SDK (see imagecert.provider.fake.sdk)."""
+        from imagecert.provider.fake import sdk
 
         return sdk.client(self, **options)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from imagecert.mock import MissingSDK
+from imagecert.provider.fake import MissingSDK
 
 if TYPE_CHECKING:
-    from imagecert.mock import Account
+    from imagecert.provider.fake import Account
 
 PACKAGES = {  # dialect -> (module, what pip installs)
     "huawei-ims": ("huaweicloudsdkims", "huaweicloudsdkims"),

@@ -10,8 +10,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def imagecert_provider():
-    """The fake, one server for the whole session (see imagecert.mock.Cloud)."""
-    from imagecert.mock import start
+    """The fake, one server for the whole session (see imagecert.provider.fake.Cloud)."""
+    from imagecert.provider.fake import start
 
     cloud = start()
     yield cloud
