@@ -181,6 +181,21 @@ def expect_refusal(api: ApiClient, response: requests.Response, rule_id: str) ->
     return body
 
 
+def expect_refusal_by_any(api: ApiClient, response: requests.Response, rule_ids: Iterable[str]) -> dict[str, Any]:
+    """The target refused the call as one of `rule_ids` documents: the readings of a `D…`
+    entry, each certified. When it matches none, every one of them is broken."""
+    rule_ids = tuple(rule_ids)
+    problems: list[str] = []
+    for rule_id in rule_ids:
+        try:
+            return expect_refusal(api, response, rule_id)
+        except RuleViolation as error:
+            problems.append(f"not as {rule_id}: " + "; ".join(
+                line.strip()[2:] for line in str(error).splitlines() if line.strip().startswith("- ")))
+    _fail(load_catalog(api.dialect)[rule_ids[0]], problems, _exchanges(api), rules=rule_ids)
+    raise AssertionError("unreachable")  # _fail raises
+
+
 def expect_success(api: ApiClient, response: requests.Response, rule_id: str | None = None,
                    status: int | None = None) -> Any:
     """The call succeeded with a documented 2xx status and a body of the documented

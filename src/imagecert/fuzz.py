@@ -86,6 +86,7 @@ FUZZ_PROPERTY = "imagecert_fuzz"  # the test item's user property the report rea
 SHOWN_FAILURES = 8                # per test: the first distinct failures are enough to act on
 LIFECYCLE_SHARE = 0.2             # state machine runs per fuzzed example (each runs several steps)
 LIFECYCLE_STEPS = 8
+STATIC_POLL_S = 2.0               # static mode: how often an accepted create's image is looked for
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -627,19 +628,22 @@ class Fuzzer:
                 self._exercise_case(world, case, "coverage", run, shared)
 
     def check_valid_requests(self, world: World, node: pytest.Item) -> None:
-        """Generated schema-valid requests, each against freshly provisioned resources."""
-        if not world.controlled:
-            not_verified("every accepted request makes an image: fuzzing valid requests needs the control protocol")
+        """Generated schema-valid requests, each against freshly provisioned resources
+        (static mode: the leased ones, idle again, within the image budget)."""
+        if world.max_images == 0:
+            not_verified("every accepted request makes an image, and the target file's "
+                         "[provisioning] max_images is 0")
         run = Run(node, phase_seed(node, "positive"))
         with run:
-            @_settings(node, run.seed)
+            @_settings(node, run.seed, cap=world.max_images)
             @given(case=self.strategy(GenerationMode.POSITIVE, world))
             def valid_request(case):
-                made = self._provision(world)
-                outgoing, expected = self.prepare(world, case, made)
+                if run.stopped or not run.may_make_image(world):
+                    return
+                outgoing, expected = self.prepare(world, case, self._provision(world))
                 if expected.either:
                     return  # ambiguous: a valid request only by some reading of the documents
-                self.exercise(world, case, outgoing, expected, "positive", run)
+                self._answered(world, self.exercise(world, case, outgoing, expected, "positive", run), run)
 
             valid_request()
 
@@ -703,13 +707,52 @@ class Fuzzer:
 
     def _exercise_case(self, world: World, case, phase: str, run: "Run",
                        shared: "Provisioned") -> requests.Response | None:
-        """A request the target may accept gets fresh resources (accepting uses them up)."""
+        """A request the target may accept gets fresh resources (accepting uses them up);
+        in static mode only within the image budget (`World.max_images`)."""
+        if run.stopped:
+            return None
         outgoing, expected = self.prepare(world, case, shared)
         if expected.accepted or expected.either:
-            if not world.controlled:
-                return None  # accepting it would make an image nobody can settle or clean up
+            if not run.may_make_image(world):
+                return None
             outgoing, expected = self.prepare(world, case, self._provision(world))
-        return self.exercise(world, case, outgoing, expected, phase, run)
+        response = self.exercise(world, case, outgoing, expected, phase, run)
+        self._answered(world, response, run, shared if not expected.accepted else None)
+        return response
+
+    def _answered(self, world: World, response: requests.Response, run: "Run",
+                  shared: "Provisioned | None" = None) -> None:
+        """After an accepted request, what it used is made idle before the next one, so that
+        no later answer is a conflict with it: control mode gives the shared resources up
+        (the teardown's sweep deletes what they made); static mode waits for the image, deletes
+        it and waits for the leased server to be idle again."""
+        if not 200 <= response.status_code < 300:
+            return
+        run.images += 1
+        if world.controlled:
+            if shared is not None:
+                shared.made.clear()
+            return
+        image_id = self._image_made_by(world, response)
+        if image_id:
+            world.made_image(image_id)
+        if not world.quiesce():
+            run.stop(f"what an accepted request made did not end within [provisioning] idle_timeout_s "
+                     f"({world.target.idle_timeout_s:.0f} s): the phase sent nothing more")
+
+    def _image_made_by(self, world: World, response: requests.Response) -> str | None:
+        """The image an accepted create made (static mode, where no job is settled: the
+        lifecycle's own reading, polled until the answer names one or the deadline passes)."""
+        if self.lifecycle is None:
+            return None
+        deadline = time.monotonic() + world.target.idle_timeout_s
+        while True:
+            try:
+                return self.lifecycle.image_of(world, response)
+            except (RuleViolation, ValueError, KeyError, TypeError, AttributeError):
+                if time.monotonic() >= deadline:
+                    return None
+            time.sleep(STATIC_POLL_S)
 
     def _contract_examples(self) -> list[Any]:
         body = resolve(self.dialect, self.operation.spec.get("requestBody") or {})
@@ -865,6 +908,16 @@ class Run:
         self.examples = 0
         self.failures: dict[tuple[str, ...], Failure] = {}
         self.started = time.monotonic()
+        self.images = 0            # requests the target accepted (each made an image)
+        self.stopped: str | None = None
+
+    def may_make_image(self, world: World) -> bool:
+        """Whether one more request the target may accept can be sent: the image budget."""
+        return world.max_images is None or self.images < world.max_images
+
+    def stop(self, why: str) -> None:
+        self.stopped = why
+        self.problem("static", why)
 
     def fail(self, failure: Failure) -> None:
         self.failures.setdefault(failure.key(), failure)
@@ -921,9 +974,14 @@ def fuzz_settings(node: pytest.Item, scale: float = 1.0) -> settings:
                     report_multiple_bugs=False, suppress_health_check=list(HealthCheck))
 
 
-def _settings(node: pytest.Item, seed: int):
+def _settings(node: pytest.Item, seed: int, cap: int | None = None):
+    """The phase's settings and seed; `cap`: the image budget of a phase whose every request
+    makes an image (a few more are drawn, for those not sent: ambiguous ones)."""
     def apply(test):
-        return hypothesis.seed(seed)(fuzz_settings(node)(test))
+        base = fuzz_settings(node)
+        if cap is not None:
+            base = settings(base, max_examples=max(1, min(base.max_examples, 3 * cap)))
+        return hypothesis.seed(seed)(base(test))
 
     return apply
 

@@ -301,7 +301,7 @@ class World:
         if not pool:
             not_verified(f"the target file's [fixtures] has no {role!r}")
         if role in self._leases:
-            self._quiesce()
+            self.quiesce()
             return self._leases[role].resource_id
         deadline = time.monotonic() + self.target.idle_timeout_s
         while True:
@@ -382,7 +382,7 @@ class World:
         hides the test's own result. A leased resource goes back to its pool only once idle
         again; one that is not within the deadline stays out of the pool for the run."""
         try:
-            idle = self._quiesce()
+            idle = self.quiesce()
         except Exception:  # noqa: BLE001 - teardown must not turn the test's verdict into an error
             idle = False
         for lease in self._leases.values():
@@ -392,7 +392,7 @@ class World:
                 _Pools.quarantined.append(lease)
         self._leases.clear()
 
-    def _quiesce(self) -> bool:
+    def quiesce(self) -> bool:
         """Static mode: wait for each image the test made to end, delete it, and wait until the
         dialect's own read no longer finds it; then the resources it came from are idle again
         (their task done). Control mode: delete. False if the deadline passed first."""

@@ -9,11 +9,13 @@ keys are limited in UTF-8 bytes, which JSON Schema (counting characters) cannot 
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from imagecert.checks import check
 from imagecert.contracts import load_contract, request_schema, resolve
-from imagecert.fuzz import CatalogRule, Fill, Fuzzer, Lifecycle
+from imagecert.fuzz import Ambiguity, CatalogRule, Fill, Fuzzer, Lifecycle
 
 DIALECT = "huawei-nova"
 CONTRACT = load_contract(DIALECT)
@@ -37,6 +39,27 @@ def name_too_long_in_bytes(body) -> bool:
 def metadata_key_too_long_in_bytes(body) -> bool:
     metadata = _create_image(body).get("metadata")
     return isinstance(metadata, dict) and any(len(k.encode("utf-8")) > KEY_MAX_BYTES for k in metadata)
+
+
+def whitespace_at_an_end(body) -> bool:
+    """NOVA-D005 (the schema says it too: never true of a schema-valid body)."""
+    name = _create_image(body).get("name")
+    return isinstance(name, str) and name != name.strip()
+
+
+def names_with_whitespace_at_an_end(example) -> list:
+    """Plain spaces around the example's name: the coverage phase's one name that breaks
+    NOVA-D005's pattern also holds unprintable characters (NOVA-D008), refused alike."""
+    spec = _create_image(example)
+    return [{"createImage": {**spec, "name": name}} for name in (" lead", "trail ", "\u3000wide")] if spec else []
+
+
+def name_not_printable(body) -> bool:
+    """NOVA-D008: a name holding a character upstream calls unprintable (categories C*, and
+    the line and paragraph separators), which the seed allows."""
+    name = _create_image(body).get("name")
+    return isinstance(name, str) and any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp")
+                                         for c in name)
 
 
 WIDE = "中"  # one character, three UTF-8 bytes: tells a byte limit from a character limit
@@ -75,7 +98,9 @@ FUZZ = Fuzzer(
         Fill("header", "OpenStack-API-Version", lambda world: f"compute {IMAGE_ID_VERSION}"),
     ],
     rules=[CatalogRule("NOVA-D001", name_too_long_in_bytes, names_at_the_byte_limit),
-           CatalogRule("NOVA-D002", metadata_key_too_long_in_bytes, metadata_keys_at_the_byte_limit)],
+           CatalogRule("NOVA-D002", metadata_key_too_long_in_bytes, metadata_keys_at_the_byte_limit),
+           CatalogRule("NOVA-D005", whitespace_at_an_end, names_with_whitespace_at_an_end)],
+    ambiguities=[Ambiguity("NOVA-D008", name_not_printable)],
     malformed_rule="NOVA-P003",
     lifecycle=Lifecycle(
         image_of=image_of,

@@ -13,6 +13,7 @@ import json
 import random
 import re
 import string
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,8 +37,10 @@ NOT_FOUND = "NOVA-R004"
 BAD_METHOD = "NOVA-R005"
 BAD_MEDIA_TYPE = "NOVA-R009"
 OTHER_PROJECT = "NOVA-P001"
+ACTION_BODY = "NOVA-P003"
 NAME_TOO_LONG = "NOVA-D001"
 KEY_TOO_LONG = "NOVA-D002"
+NAME_NOT_PRINTABLE = "NOVA-D008"
 BAD_VERSION = "NOVA-B002"
 UNSUPPORTED_VERSION = "NOVA-B006"
 
@@ -205,10 +208,14 @@ class HuaweiNovaDialect(Dialect):
         version = self.negotiate(call)
         data = self._read_json(call)
         project_id = self._require_own_project(call)
+        # no body at all is a malformed action body (NOVA-P003); a body of another type is NOVA-D007's
+        self.rules.require(ACTION_BODY, data is not None, message="Malformed request body")
         self.check_body(call, data)
         name, metadata = self._create_image_fields(data)
         name_bytes, key_bytes = self.byte_limits
         self.rules.require(NAME_TOO_LONG, len(name.encode("utf-8")) <= name_bytes)
+        # whitespace at either end is NOVA-D005's (the schema's), so each rule has its own cases
+        self.rules.require(NAME_NOT_PRINTABLE, all(_printable(c) for c in name.strip()))
         for key in metadata:
             self.rules.require(KEY_TOO_LONG, len(key.encode("utf-8")) <= key_bytes)
 
@@ -323,6 +330,12 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return f"HTTP {status}"
+
+
+def _printable(char: str) -> bool:
+    """Upstream Nova's printable: no category C* character, no separator but a space (Zs)."""
+    category = unicodedata.category(char)
+    return category[0] != "C" and (category[0] != "Z" or category == "Zs")
 
 
 DIALECT = HuaweiNovaDialect
