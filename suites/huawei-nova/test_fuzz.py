@@ -49,13 +49,13 @@ def whitespace_at_an_end(body) -> bool:
 
 def names_with_whitespace_at_an_end(example) -> list:
     """Plain spaces around the example's name: the coverage phase's one name that breaks
-    NOVA-D005's pattern also holds unprintable characters (NOVA-D008), refused alike."""
+    NOVA-D005's pattern also holds unprintable characters (NOVA-D009), refused alike."""
     spec = _create_image(example)
     return [{"createImage": {**spec, "name": name}} for name in (" lead", "trail ", "\u3000wide")] if spec else []
 
 
 def name_not_printable(body) -> bool:
-    """NOVA-D008: a name holding a character upstream calls unprintable (categories C*, and
+    """NOVA-D009: a name holding a character upstream calls unprintable (categories C*, and
     the line and paragraph separators), which the seed allows."""
     name = _create_image(body).get("name")
     return isinstance(name, str) and any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp")
@@ -100,7 +100,7 @@ FUZZ = Fuzzer(
     rules=[CatalogRule("NOVA-D001", name_too_long_in_bytes, names_at_the_byte_limit),
            CatalogRule("NOVA-D002", metadata_key_too_long_in_bytes, metadata_keys_at_the_byte_limit),
            CatalogRule("NOVA-D005", whitespace_at_an_end, names_with_whitespace_at_an_end)],
-    ambiguities=[Ambiguity("NOVA-D008", name_not_printable)],
+    ambiguities=[Ambiguity("NOVA-D009", name_not_printable)],
     malformed_rule="NOVA-P003",
     lifecycle=Lifecycle(
         image_of=image_of,

@@ -84,14 +84,14 @@ def test_the_body_is_one_createImage_object_of_the_documented_fields(world):
     ])
 
 
-@pytest.mark.constraint("NOVA-P003", "NOVA-D007")
+@pytest.mark.constraint("NOVA-P003", "NOVA-D008")
 def test_a_body_that_is_not_an_object_is_refused_by_either_reading(world):
     server = world.make("instance", role="instance.running")
     before = world.resources("image")
     for body in (0, "createImage", [{"createImage": {"name": image_name("d007")}}]):
         response = world.api.call("createImage", path={"server_id": server}, json=body)
-        expect_refusal_by_any(world.api, response, ("NOVA-P003", "NOVA-D007"))
-    check(world.api, "NOVA-D007", before is None or world.resources("image") == before, "a refused call made an image")
+        expect_refusal_by_any(world.api, response, ("NOVA-P003", "NOVA-D008"))
+    check(world.api, "NOVA-D008", before is None or world.resources("image") == before, "a refused call made an image")
 
 
 # -- 表3 name -----------------------------------------------------------------------------
@@ -140,9 +140,9 @@ def test_name_has_no_leading_or_trailing_whitespace(world):
     accepted_spec(world, "NOVA-D005", name="my image")
 
 
-@pytest.mark.constraint("NOVA-D008")
+@pytest.mark.constraint("NOVA-D009")
 def test_name_holds_only_printable_characters(world):
-    refused_bodies(world, "NOVA-D008", [
+    refused_bodies(world, "NOVA-D009", [
         {"createImage": {"name": "bell\u0007name"}},
         {"createImage": {"name": "line\u2028break"}},
     ])

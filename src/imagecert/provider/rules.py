@@ -88,10 +88,22 @@ class Rules:
         return defect_id in self.defects
 
     def require(self, rule_id: str, ok: bool, *values: object, message: str | None = None) -> None:
-        """Raise the rule's documented error unless `ok` (or the rule is switched off)."""
-        if ok or self.on(f"{rule_id}:{UNCHECKED}"):
+        """Raise the rule's documented error unless `ok` (or the rule, or the return-code
+        row of its answer, is switched off)."""
+        if ok or any(self.on(f"{owner}:{UNCHECKED}") for owner in self._owners(rule_id)):
             return
         raise ProviderError(rule_id, *values, message=message)
+
+    def _owners(self, rule_id: str) -> tuple[str, ...]:
+        """The rule, and the return-code row documenting its status and code: a defect of
+        that row breaks every answer it documents (409 conflictingRequest for every state
+        refusal), the answers the suites cause as well as injected ones."""
+        entry = self.catalog.by_id.get(rule_id)
+        if entry is None or entry.kind == "return-code" or entry.expect is None:
+            return (rule_id,)
+        rows = [r.id for r in self.catalog.of_kind("return-code")
+                if r.http_status == entry.expect.status and (r.code or None) == (entry.expect.code or None)]
+        return (rule_id, *rows[:1])
 
     def answer(self, error: ProviderError) -> Answer:
         entry: Entry = self.catalog[error.rule_id]
@@ -102,9 +114,10 @@ class Rules:
         else:
             raise LookupError(f"{entry.id} documents no answer; a model cannot refuse a call with it")
         message = error.message or fill(template, error.values)
-        if self.on(f"{entry.id}:{WRONG_STATUS}"):
+        owners = self._owners(entry.id)
+        if any(self.on(f"{owner}:{WRONG_STATUS}") for owner in owners):
             status = 422 if status == 400 else 400
-        if self.on(f"{entry.id}:{WRONG_CODE}") and code:
+        if any(self.on(f"{owner}:{WRONG_CODE}") for owner in owners) and code:
             code = "WRONG" if "." not in code else code.split(".")[0] + ".9999"
         return Answer(int(status), code, message)
 

@@ -40,7 +40,7 @@ OTHER_PROJECT = "NOVA-P001"
 ACTION_BODY = "NOVA-P003"
 NAME_TOO_LONG = "NOVA-D001"
 KEY_TOO_LONG = "NOVA-D002"
-NAME_NOT_PRINTABLE = "NOVA-D008"
+NAME_NOT_PRINTABLE = "NOVA-D009"
 BAD_VERSION = "NOVA-B002"
 UNSUPPORTED_VERSION = "NOVA-B006"
 
@@ -208,7 +208,7 @@ class HuaweiNovaDialect(Dialect):
         version = self.negotiate(call)
         data = self._read_json(call)
         project_id = self._require_own_project(call)
-        # no body at all is a malformed action body (NOVA-P003); a body of another type is NOVA-D007's
+        # no body at all is a malformed action body (NOVA-P003); a body of another type is NOVA-D008's
         self.rules.require(ACTION_BODY, data is not None, message="Malformed request body")
         self.check_body(call, data)
         name, metadata = self._create_image_fields(data)
