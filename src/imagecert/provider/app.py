@@ -161,9 +161,9 @@ class Provider:
             if failure is not None:
                 raise ProviderError(dialect.unauthorized_rule, message=f"Authentication failed: {failure}")
             self._authorize(dialect, call)
-            status = self.store.take_fault(tenant.id, route.operation.operation_id)
-            if status is not None:
-                return self._fault(dialect, call, status)
+            fault = self.store.take_fault(tenant.id, route.operation.operation_id)
+            if fault is not None:
+                return self._fault(dialect, call, fault.status, fault.code)
             with self.store.lock:
                 self.store.advance(tenant.id)
                 return dialect.handlers()[route.operation.operation_id](call)
@@ -214,8 +214,8 @@ class Provider:
         allowed = call.tenant.permissions == "full" or (call.tenant.permissions == "read-only" and reads_only)
         dialect.rules.require(dialect.forbidden_rule, allowed, message="You do not have permission to perform this operation.")
 
-    def _fault(self, dialect: Dialect, call: Call, status: int) -> Response:
-        entry = dialect.rules.return_code(status)
+    def _fault(self, dialect: Dialect, call: Call, status: int, code: str | None = None) -> Response:
+        entry = dialect.rules.return_code(status, code)
         if entry is not None:
             if dialect.rules.on(f"{entry.id}:unchecked"):  # the defect: armed faults are ignored
                 return dialect.handlers()[call.operation.operation_id](call)
