@@ -41,6 +41,10 @@ PATH_OWNERS = (
 )
 
 
+class Replayed(str):
+    """An authentication failure that is a nonce used already (the dialect's replay rule)."""
+
+
 @dataclass(frozen=True)
 class RouteEntry:
     dialect: Dialect
@@ -159,7 +163,11 @@ class Provider:
             if len(body) > self.settings.max_body_bytes:
                 raise ProviderError(dialect.malformed_rule, message="The request body is too large.")
             if failure is not None:
-                raise ProviderError(dialect.unauthorized_rule, message=f"Authentication failed: {failure}")
+                if isinstance(failure, Replayed) and dialect.replay_rule:
+                    if not dialect.rules.on(f"{dialect.replay_rule}:unchecked"):  # the defect: replays pass
+                        raise ProviderError(dialect.replay_rule)  # the rule's documented message
+                else:
+                    raise ProviderError(dialect.unauthorized_rule, message=f"Authentication failed: {failure}")
             self._authorize(dialect, call)
             fault = self.store.take_fault(tenant.id, route.operation.operation_id)
             if fault is not None:
@@ -193,7 +201,7 @@ class Provider:
                 if tenant is not None and tenant.dialect == dialect.name:
                     nonce = nonce_of(scheme, wire.headers, wire.query)
                     if verified and nonce is not None and not self.nonces.first_use(key or "", nonce):
-                        return route, match, tenant, f"the signature nonce {nonce} was used already"
+                        return route, match, tenant, Replayed(f"the signature nonce {nonce} was used already")
                     return route, match, tenant, None
                 failure = "unknown-key"
         route, match = allowed[0]
