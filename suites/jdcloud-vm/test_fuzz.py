@@ -48,7 +48,7 @@ def disk_without_type_or_snapshot(body) -> bool:
 
 
 def iops_where_it_has_no_effect(body) -> bool:
-    """JD-D005: iops given on a disk that is not ssd.io1 (ignored, or refused)."""
+    """JD-D009: iops given on a disk that is not ssd.io1 (ignored, or refused)."""
     return any(isinstance(spec, dict) and spec.get("iops") is not None and spec.get("diskType") != "ssd.io1"
                for spec in _disk_specs(body))
 
@@ -83,7 +83,7 @@ FUZZ = Fuzzer(
     ],
     rules=[CatalogRule("JD-R007", names_a_device_twice, device_named_twice)],
     ambiguities=[Ambiguity("JD-D003", disk_without_type_or_snapshot),
-                 Ambiguity("JD-D005", iops_where_it_has_no_effect),
+                 Ambiguity("JD-D009", iops_where_it_has_no_effect),
                  Ambiguity("JD-D011", voucher_of_another_shape)],
     malformed_rule="JD-C012",
     lifecycle=Lifecycle(image_of=image_of, read=read,
