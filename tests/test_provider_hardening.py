@@ -159,7 +159,7 @@ def send_twice(world: World, operation: str, **kwargs) -> tuple[requests.Respons
 
 @pytest.mark.parametrize("dialect, rule_id, nonce_header", [
     ("jdcloud-vm", "JD-C013", "x-jdcloud-nonce"),
-    ("apsara-ecs", "APS-C005", "x-acs-signature-nonce"),
+    ("apsara-ecs", "APS-C009", "x-acs-signature-nonce"),
 ])
 def test_a_replayed_nonce_is_refused_and_makes_nothing(worlds, dialect, rule_id, nonce_header):
     world = worlds(dialect)
@@ -182,7 +182,7 @@ def test_an_apsara_query_nonce_is_good_once_and_per_access_key(worlds):
     world = worlds("apsara-ecs")
     query = {"RegionId": world.scope["region_id"], "SignatureNonce": "query-nonce"}
     first, replay = send_twice(world, "DescribeImages", params=query, data={"RegionId": world.scope["region_id"]})
-    assert first.status_code == 200 and apsara_code(replay) == documented("apsara-ecs", "APS-C005"), replay.text
+    assert first.status_code == 200 and apsara_code(replay) == documented("apsara-ecs", "APS-C009"), replay.text
     other = World(world.target)  # a tenant of its own, with its own access key
     try:
         theirs, _ = send_twice(other, "DescribeImages", params=query, data={"RegionId": other.scope["region_id"]})

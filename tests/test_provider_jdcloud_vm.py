@@ -214,3 +214,22 @@ def test_authentication_and_permissions(provider, account):
 def test_unknown_path_answers_in_the_jd_body(account):
     answer = requests.get(f"{account.base}/v1/regions/{account.region}/nothing", auth=account.signed(), timeout=10)
     assert_refused(answer, "JD-C011")
+
+
+def test_a_fault_with_a_code_answers_that_documented_row(account):
+    """faults.code (an announced extension of the control protocol) chooses between the
+    seed's two 500 rows; a code no row of that status documents is a bad call."""
+    control = requests.get(account.control + "/", timeout=10).json()
+    assert "faults.code" in control["extensions"]
+    arm = {"tenant_id": account.tenant_id, "operation": "createImage", "status": 500}
+    for wrong in ({**arm, "code": "NOT_FOUND"}, {**arm, "code": "UNKNOWNISH"}, {**arm, "code": ""}):
+        refused = requests.post(account.control + "/faults", json=wrong, timeout=10)
+        assert refused.status_code == 400 and "error" in refused.json(), refused.text
+    instance = account.make("instance")
+    for rule_id in ("JD-R019", "JD-R018"):
+        row = CATALOG[rule_id]
+        account._control("POST", "/faults", {**arm, "code": row.code})
+        assert_refused(account.create_image(instance, {"name": "img"}), rule_id)
+    account._control("POST", "/faults", arm)  # no code: the first 500 row
+    assert_refused(account.create_image(instance, {"name": "img"}), "JD-R018")
+    assert account.images() == []

@@ -231,6 +231,20 @@ def validator(dialect: str, json_pointer: str):
     )
 
 
+def decodes_to(dialect: str, schema_ref: str, text: str) -> bool:
+    """Whether Base64 `text` decodes to JSON valid against the schema `schema_ref` names
+    (an `x-imagecert-decoded` pointer, "#/components/schemas/…")."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        decoded = json.loads(base64.b64decode(text, validate=True).decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return validator(dialect, schema_ref.lstrip("#")).is_valid(decoded)
+
+
 def request_pointer(dialect: str, operation_id: str, media_type: str | None = None) -> str:
     op = operations(dialect)[operation_id]
     body = op.spec["requestBody"]

@@ -346,10 +346,19 @@ class World:
         self._need_control("setting quotas")
         self.control.call("PUT", f"/tenants/{self.tenant_id}/quotas", limits)
 
-    def fault(self, operation: str, status: int, count: int = 1) -> None:
+    def fault(self, operation: str, status: int, count: int = 1, code: str | None = None) -> None:
+        """Arm a fault: the next `count` calls of `operation` answer `status`. `code` picks
+        one of several documented rows of that status: the extension faults.code, sent only
+        to a mock that announces it (a field a mock does not know may be ignored, so trying
+        it proves nothing); elsewhere the test is "not verified"."""
         self._need_control(f"making the target answer {status}")
-        self.control.call("POST", "/faults", {"tenant_id": self.tenant_id, "operation": operation,
-                                             "status": status, "count": count})
+        body = {"tenant_id": self.tenant_id, "operation": operation, "status": status, "count": count}
+        if code is not None:
+            if "faults.code" not in (self.control.announced() or ()):
+                not_verified(f"answering HTTP {status} with the code {code} needs the control protocol "
+                             "extension faults.code (POST /faults with a code), which this target does not announce")
+            body["code"] = code
+        self.control.call("POST", "/faults", body)
 
     def settle(self) -> None:
         """Finish every pending asynchronous job now (static mode: nothing to do; the

@@ -23,6 +23,20 @@ def test_a_wrong_signature_or_none_is_refused(world):
     refuses(world, "APS-C005", api=world.client_without_credentials(), InstanceId=spare_instance(world))
 
 
+@pytest.mark.constraint("APS-C009")
+def test_a_signature_nonce_is_good_once(world):
+    """Alibaba's ECS API reference: SignatureNonce "用于防止网络重放攻击"; a used one is 400
+    SignatureNonceUsed. Each call is signed anew (its own Date) and carries the same nonce."""
+    nonce = {"x-acs-signature-nonce": f"imagecert-{uuid.uuid4()}"}
+    region = {"RegionId": world.scope["region_id"]}
+    first = world.api.call("DescribeImages", form=region, headers=nonce)
+    check(world.api, "APS-C009", first.status_code == 200, f"the first use of a nonce answered {first.status_code}")
+    expect_refusal(world.api, world.api.call("DescribeImages", form=region, headers=nonce), "APS-C009")
+    before = images_now(world)
+    refused(world, world.api.call("CreateImage", form=form(world, InstanceId=spare_instance(world)), headers=nonce),
+            "APS-C009", before)
+
+
 @pytest.mark.constraint("APS-C006")
 def test_an_account_without_permission_cannot_create(world):
     read_only = world.client_as("read-only")

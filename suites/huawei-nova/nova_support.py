@@ -70,12 +70,13 @@ def image_name(label: str) -> str:
 
 
 def create(world: World, server: str, name: str | None = None, metadata: dict[str, Any] | None = None,
-           version: str | None = None, api=None) -> requests.Response:
-    """createImage on a server; `version` None sends no microversion header (2.1)."""
+           version: str | None = None, api=None, operation: str = "createImage") -> requests.Response:
+    """createImage on a server; `version` None sends no microversion header (2.1). `operation`
+    "createImageV2" sends it to the seed's /v2 path instead (NOVA-C008)."""
     spec: dict[str, Any] = {"name": name or image_name("img")}
     if metadata is not None:
         spec["metadata"] = metadata
-    return (api or world.api).call("createImage", path={"server_id": server}, json={"createImage": spec},
+    return (api or world.api).call(operation, path={"server_id": server}, json={"createImage": spec},
                                    headers=at(version) if version else None)
 
 

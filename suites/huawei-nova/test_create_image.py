@@ -114,6 +114,52 @@ def test_at_2_44_there_is_neither_location_nor_image_id(world):
           f"a Location header at 2.44, which the seed says is not supported: {response.headers.get('Location')!r}")
 
 
+# -- the seed's other path, /v2 (接口约束 5) ---------------------------------------------------
+V2 = "createImageV2"  # the contract's operation at POST /v2/{project_id}/servers/{server_id}/action
+
+
+@pytest.mark.constraint("NOVA-C008")
+def test_the_seeds_v2_path_makes_the_image_too(world):
+    """Seed 001, 接口约束 5: "本节提供的接口（URI：POST /v2/… 或 POST /v2.1/…）". Without a
+    microversion header both readings of NOVA-D007 answer as 2.1: Location, no body."""
+    server = world.make("instance", role="instance.running")
+    name, metadata = image_name("c008"), {"ImageType": "Gold"}
+    response = create(world, server, name=name, metadata=metadata, operation=V2)
+    image_id = accepted(world, response, "NOVA-C008")
+    check(world.api, "NOVA-C008", bool(response.headers.get("Location")), "the 202 on /v2 has no Location header")
+    check(world.api, "NOVA-C008", not response.content, f"the 202 on /v2 has a body at 2.1: {response.text[:200]!r}")
+    image = expect_success(world.api, show(world, image_id), "NOVA-C008", status=200)["image"]
+    check(world.api, "NOVA-C008", image["name"] == name, f"the image is named {image['name']!r}, not {name!r}")
+    kept = {k: (image.get("metadata") or {}).get(k) for k in metadata}
+    check(world.api, "NOVA-C008", kept == metadata, f"the image's metadata {kept} lost what was given {metadata}")
+    check(world.api, "NOVA-C008", (image.get("server") or {}).get("id") == server,
+          f"the image names server {(image.get('server') or {}).get('id')!r}, not {server!r}")
+
+
+@pytest.mark.constraint("NOVA-D007")
+def test_on_v2_a_microversion_is_served_or_ignored_whole(world):
+    """NOVA-D007: upstream's /v2 ignores the header (the 2.1 answer, naming no version); the
+    seed read as one interface serves it (image_id, both headers naming it). Either, whole."""
+    asked = MICROVERSIONS["image_id_from"]
+    response = create(world, world.make("instance", role="instance.running"), version=asked, operation=V2)
+    image_id = image_id_of(response)
+    if image_id:
+        world.made_image(image_id)
+    check(world.api, "NOVA-D007", response.status_code == 202, f"expected HTTP 202, got {response.status_code}")
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = response.text
+    named = (response.headers.get(LEGACY_VERSION_HEADER), response.headers.get(VERSION_HEADER))
+    ignored = bool(response.headers.get("Location")) and body is None and named == (None, None)
+    served = (isinstance(body, dict) and bool(body.get("image_id")) and "Location" not in response.headers
+              and named == (asked, f"compute {asked}"))
+    check(world.api, "NOVA-D007", ignored or served,
+          f"asked {asked} on /v2: neither reading's answer (Location {response.headers.get('Location')!r}, "
+          f"body {str(body)[:120]!r}, version headers {named})")
+    expect_success(world.api, show(world, image_id), "NOVA-D007", status=200)
+
+
 @pytest.mark.constraint("NOVA-B002")
 @pytest.mark.parametrize("asked, served", [
     (None, "min"),

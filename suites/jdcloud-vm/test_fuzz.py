@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from imagecert.checks import check
-from imagecert.contracts import resolve
+from imagecert.contracts import decodes_to, resolve
 from imagecert.fuzz import Ambiguity, CatalogRule, Fill, Fuzzer, Lifecycle
 
 DIALECT = "jdcloud-vm"
@@ -48,9 +48,19 @@ def disk_without_type_or_snapshot(body) -> bool:
 
 
 def iops_where_it_has_no_effect(body) -> bool:
-    """JD-D005: iops given on a disk that is not ssd.io1 (ignored, or refused)."""
+    """JD-D009: iops given on a disk that is not ssd.io1 (ignored, or refused)."""
     return any(isinstance(spec, dict) and spec.get("iops") is not None and spec.get("diskType") != "ssd.io1"
                for spec in _disk_specs(body))
+
+
+VOUCHER = resolve(DIALECT, {"$ref": "#/components/schemas/ChargeSpec"})["properties"]["buyScenario"]["x-imagecert-decoded"]
+
+
+def voucher_of_another_shape(body) -> bool:
+    """JD-D011: a buyScenario that does not decode to the seed's activity (refused, or passed on)."""
+    charges = [spec.get("charge") for spec in _disk_specs(body) if isinstance(spec, dict)]
+    vouchers = [c.get("buyScenario") for c in charges if isinstance(c, dict)]
+    return any(isinstance(v, str) and not decodes_to(DIALECT, VOUCHER, v) for v in vouchers)
 
 
 def image_of(world, created) -> str:
@@ -73,7 +83,8 @@ FUZZ = Fuzzer(
     ],
     rules=[CatalogRule("JD-R007", names_a_device_twice, device_named_twice)],
     ambiguities=[Ambiguity("JD-D003", disk_without_type_or_snapshot),
-                 Ambiguity("JD-D005", iops_where_it_has_no_effect)],
+                 Ambiguity("JD-D009", iops_where_it_has_no_effect),
+                 Ambiguity("JD-D011", voucher_of_another_shape)],
     malformed_rule="JD-C012",
     lifecycle=Lifecycle(image_of=image_of, read=read,
                         ready=lambda body: ((body.get("result") or {}).get("image") or {}).get("status") == READY),

@@ -309,6 +309,24 @@ def test_a_full_charge_at_its_longest_duration_is_accepted(world, unit):
     made(world, create(world, instance, charged(**charge)), "JD-P024")
 
 
+def voucher(decoded: Any) -> str:
+    """buyScenario: `decoded` (JSON, or raw bytes) in Base64, as the seed asks."""
+    raw = decoded if isinstance(decoded, bytes) else json.dumps(decoded).encode()
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.constraint("JD-D011", "JD-P026")
+def test_a_voucher_is_refused_unless_it_decodes_to_the_documented_activity(world):
+    """JD-D011's reading imagecert holds (level should): both activity fields are 必填字段.
+    The other side, a voucher of the documented shape, is accepted by every reading (JD-P026)."""
+    for decoded in (b"abc", {}, {"activity": {"activityType": 1}}, {"activity": {"activityIdentifier": "a"}},
+                    {"activity": {"activityType": None, "activityIdentifier": "a"}}, {"activity": "a"}):
+        refused(world, charged(buyScenario=voucher(decoded)), "JD-D011")
+    instance = world.make("instance", role="instance.running", status="running")
+    documented = {"activity": {"activityType": 1, "activityIdentifier": "a"}}
+    made(world, create(world, instance, charged(buyScenario=voucher(documented))), "JD-P026")
+
+
 # -- the documents' own examples and the SDK's body -------------------------------------------
 def seed_example(name: str) -> dict[str, Any]:
     body = operations(DIALECT)["createImage"].spec["requestBody"]

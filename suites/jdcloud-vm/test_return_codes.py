@@ -39,6 +39,16 @@ def test_an_internal_error_answers_its_documented_body(world):
     expect_refusal(world.api, create(world, instance), "JD-R018")
 
 
+@pytest.mark.constraint("JD-R019")
+def test_an_unknown_server_error_answers_its_documented_body(world):
+    """The second 500 row: only a fault with a code (the control extension faults.code)
+    chooses it over JD-R018's; without the extension the row is not verified."""
+    row = CATALOG["JD-R019"]
+    instance = world.make("instance", status="running")
+    world.fault("createImage", row.http_status, code=row.code)
+    expect_refusal(world.api, create(world, instance), "JD-R019")
+
+
 @pytest.mark.constraint("JD-C010")
 def test_the_supporting_calls_answer_not_found_for_an_unknown_image(world):
     for operation in ("describeImage", "deleteImage"):

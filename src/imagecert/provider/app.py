@@ -41,6 +41,10 @@ PATH_OWNERS = (
 )
 
 
+class Replayed(str):
+    """An authentication failure that is a nonce used already (the dialect's replay rule)."""
+
+
 @dataclass(frozen=True)
 class RouteEntry:
     dialect: Dialect
@@ -160,13 +164,17 @@ class Provider:
             # first: a body cut short at the limit cannot match its signature
             if len(body) > self.settings.max_body_bytes:
                 raise ProviderError(dialect.malformed_rule, message="The request body is too large.")
-            # the defect: a request that proves no identity goes on, as the anonymous tenant
-            if failure is not None and not dialect.rules.on(f"{dialect.unauthorized_rule}:unchecked"):
-                raise ProviderError(dialect.unauthorized_rule, message=f"Authentication failed: {failure}")
+            # the defect (unchecked): a request that proves no identity goes on, as the anonymous tenant
+            if failure is not None:
+                if isinstance(failure, Replayed) and dialect.replay_rule:
+                    if not dialect.rules.on(f"{dialect.replay_rule}:unchecked"):  # the defect: replays pass
+                        raise ProviderError(dialect.replay_rule)  # the rule's documented message
+                elif not dialect.rules.on(f"{dialect.unauthorized_rule}:unchecked"):
+                    raise ProviderError(dialect.unauthorized_rule, message=f"Authentication failed: {failure}")
             self._authorize(dialect, call)
-            status = self.store.take_fault(tenant.id, route.operation.operation_id)
-            if status is not None:
-                return self._fault(dialect, call, status)
+            fault = self.store.take_fault(tenant.id, route.operation.operation_id)
+            if fault is not None:
+                return self._fault(dialect, call, fault.status, fault.code)
             with self.store.lock:
                 self.store.advance(tenant.id)
                 return dialect.handlers()[route.operation.operation_id](call)
@@ -196,7 +204,7 @@ class Provider:
                 if tenant is not None and tenant.dialect == dialect.name:
                     nonce = nonce_of(scheme, wire.headers, wire.query)
                     if verified and nonce is not None and not self.nonces.first_use(key or "", nonce):
-                        return route, match, tenant, f"the signature nonce {nonce} was used already"
+                        return route, match, tenant, Replayed(f"the signature nonce {nonce} was used already")
                     return route, match, tenant, None
                 failure = "unknown-key"
         route, match = allowed[0]
@@ -217,8 +225,8 @@ class Provider:
         allowed = call.tenant.permissions == "full" or (call.tenant.permissions == "read-only" and reads_only)
         dialect.rules.require(dialect.forbidden_rule, allowed, message="You do not have permission to perform this operation.")
 
-    def _fault(self, dialect: Dialect, call: Call, status: int) -> Response:
-        entry = dialect.rules.return_code(status)
+    def _fault(self, dialect: Dialect, call: Call, status: int, code: str | None = None) -> Response:
+        entry = dialect.rules.return_code(status, code)
         if entry is not None:
             if dialect.rules.on(f"{entry.id}:unchecked"):  # the defect: armed faults are ignored
                 return dialect.handlers()[call.operation.operation_id](call)

@@ -164,7 +164,15 @@ def routes(provider: "Provider") -> list[Route]:
         known = set(provider.dialects[tenant.dialect].operations()) | {"*"}
         if data["operation"] not in known:
             raise BadCall(f"operation must be one of {', '.join(sorted(known))}")
-        fault = store.arm_fault(tenant.id, data["operation"], data["status"], data.get("count", 1))
+        code = None if outline else data.get("code")  # faults.code: an extension the outline leaves out
+        if code is not None:
+            rules = provider.dialects[tenant.dialect].rules
+            documented = sorted({str(e.code) for e in rules.catalog.of_kind("return-code")
+                                 if e.http_status == data["status"] and e.code is not None})
+            if code not in documented:
+                raise BadCall(f"code must be one the {tenant.dialect} documents for HTTP {data['status']}: "
+                              f"{', '.join(documented) or 'none'}")
+        fault = store.arm_fault(tenant.id, data["operation"], data["status"], data.get("count", 1), code)
         return JSONResponse({"fault_id": fault.id, "remaining": fault.remaining}, status_code=201)
 
     async def settle(request: Request) -> Response:
@@ -201,7 +209,7 @@ def routes(provider: "Provider") -> list[Route]:
 
 
 # What `GET /` announces: the x-imagecert-extension names of control.openapi.yaml served here.
-EXTENSIONS = ("resources.list", "quotas.read", "tenants.delete", "jobs.settle.outcome")
+EXTENSIONS = ("resources.list", "quotas.read", "tenants.delete", "jobs.settle.outcome", "faults.code")
 
 
 def new_tenant_id() -> str:

@@ -110,6 +110,7 @@ class Dialect:
     forbidden_rule: ClassVar[str]              # rule (return code) for a tenant without permission
     not_found_rule: ClassVar[str]              # rule for an unknown path or resource
     method_rule: ClassVar[str | None] = None   # rule for a known path with another method
+    replay_rule: ClassVar[str | None] = None   # rule for a nonce used already (else unauthorized_rule)
     extra_defects: ClassVar[tuple[Defect, ...]] = ()
 
     def __init__(self, store: Store, rules: Rules, settings: Settings):

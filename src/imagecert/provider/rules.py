@@ -121,9 +121,10 @@ class Rules:
             code = "WRONG" if "." not in code else code.split(".")[0] + ".9999"
         return Answer(int(status), code, message)
 
-    def return_code(self, status: int) -> Entry | None:
-        """The first return-code row documenting this status (faults and plain errors use it)."""
+    def return_code(self, status: int, code: str | None = None) -> Entry | None:
+        """The first return-code row documenting this status (faults and plain errors use it),
+        or, given a code, the row of this status with that code."""
         for entry in self.catalog.of_kind("return-code"):
-            if entry.http_status == status:
+            if entry.http_status == status and (code is None or str(entry.code) == code):
                 return entry
         return None

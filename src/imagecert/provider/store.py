@@ -66,6 +66,7 @@ class Fault:
     operation: str
     status: int
     remaining: int
+    code: str | None = None  # the documented row of `status` to answer (extension faults.code)
 
 
 @dataclass
@@ -162,22 +163,22 @@ class Store:
         return limit is None or self._used(tenant_id, quota) + wanted <= limit
 
     # faults ------------------------------------------------------------
-    def arm_fault(self, tenant_id: str, operation: str, status: int, count: int) -> Fault:
+    def arm_fault(self, tenant_id: str, operation: str, status: int, count: int, code: str | None = None) -> Fault:
         with self.lock:
             self.tenant(tenant_id)
-            fault = Fault(f"f-{uuid.uuid4().hex[:12]}", tenant_id, operation, status, count)
+            fault = Fault(f"f-{uuid.uuid4().hex[:12]}", tenant_id, operation, status, count, code)
             self.faults.append(fault)
             return fault
 
-    def take_fault(self, tenant_id: str, operation: str) -> int | None:
-        """The status an armed fault answers for this call, if one matches (and use it up)."""
+    def take_fault(self, tenant_id: str, operation: str) -> Fault | None:
+        """The armed fault that answers this call, if one matches (and use it up)."""
         with self.lock:
             for fault in self.faults:
                 if fault.tenant_id == tenant_id and fault.operation in (operation, "*") and fault.remaining > 0:
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self.faults.remove(fault)
-                    return fault.status
+                    return fault
             return None
 
     # jobs --------------------------------------------------------------

@@ -69,6 +69,7 @@ class ApsaraEcsDialect(Dialect):
     schemes = ("apsara-aksk",)
     malformed_rule = "APS-C007"
     unauthorized_rule = "APS-C005"
+    replay_rule = "APS-C009"  # SignatureNonceUsed (Alibaba ECS API reference, 公共错误码)
     forbidden_rule = "APS-C006"
     not_found_rule = "APS-C008"
     extra_defects = APS_DEFECTS

@@ -69,11 +69,12 @@ class Account:
         """set_quotas(images=0): the next createImage is refused as the documents say."""
         return self._control("PUT", f"/tenants/{self.tenant_id}/quotas", quotas)
 
-    def fault(self, operation: str, status: int, count: int = 1) -> None:
+    def fault(self, operation: str, status: int, count: int = 1, code: str | None = None) -> None:
         """The next `count` calls of `operation` (the contract's operationId, or "*")
-        answer `status` with the dialect's documented error body."""
-        self._control("POST", "/faults", {"tenant_id": self.tenant_id, "operation": operation,
-                                          "status": status, "count": count})
+        answer `status` with the dialect's documented error body; `code` picks the row
+        where the documents give several for one status (JD Cloud's 500 UNKNOWN)."""
+        body = {"tenant_id": self.tenant_id, "operation": operation, "status": status, "count": count}
+        self._control("POST", "/faults", body if code is None else {**body, "code": code})
 
     def settle(self, outcome: str = "success") -> int:
         """Finish every pending job now ("success" or "failure"); how many there were."""

@@ -47,6 +47,9 @@ UNSUPPORTED_VERSION = "NOVA-B006"
 NO_LOCATION = Defect("NOVA-P006:no-location", "NOVA-P006", "no Location header below microversion 2.45")
 NO_IMAGE_ID = Defect("NOVA-P007:no-image-id", "NOVA-P007", "no image_id body from microversion 2.45")
 NO_VERSION_HEADERS = Defect("NOVA-B002:no-version-headers", "NOVA-B002", "answers do not name the microversion used")
+NO_V2_PATH = Defect("NOVA-C008:no-v2-path", "NOVA-C008", "the seed's /v2 path answers 404, as if not served")
+V2_HALF_READING = Defect("NOVA-D007:half-reading", "NOVA-D007",
+                         "/v2 answers the unversioned 202 (Location) but names the microversion asked for")
 
 _VERSION = re.compile(r"([1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
@@ -89,7 +92,7 @@ class HuaweiNovaDialect(Dialect):
     forbidden_rule = FORBIDDEN
     not_found_rule = NOT_FOUND
     method_rule = BAD_METHOD
-    extra_defects = MODEL_DEFECTS + (NO_LOCATION, NO_IMAGE_ID, NO_VERSION_HEADERS)
+    extra_defects = MODEL_DEFECTS + (NO_LOCATION, NO_IMAGE_ID, NO_VERSION_HEADERS, NO_V2_PATH, V2_HALF_READING)
 
     @cached_property
     def model(self) -> HuaweiNova:
@@ -109,6 +112,7 @@ class HuaweiNovaDialect(Dialect):
     def handlers(self) -> dict[str, Handler]:
         return {
             "createImage": self.create_image,
+            "createImageV2": self.create_image,  # x-imagecert-alias-of: createImage, at the seed's /v2
             "getVersion": self.get_version,
             "showImage": self.show_image,
             "showServer": self.show_server,
@@ -145,6 +149,12 @@ class HuaweiNovaDialect(Dialect):
         legacy = call.headers.get("x-openstack-nova-api-version")
         return legacy.strip() if legacy is not None else None
 
+    @staticmethod
+    def _unversioned(call: Call | None) -> bool:
+        """The operation ignores microversions (`x-imagecert-microversions: ignored`: the /v2
+        path, as upstream's legacy v2 compatible mode serves it; NOVA-D007)."""
+        return call is not None and call.operation.spec.get("x-imagecert-microversions") == "ignored"
+
     def _version_of(self, text: str | None) -> Microversion | None:
         if text is None:
             return self.versions.min
@@ -153,6 +163,8 @@ class HuaweiNovaDialect(Dialect):
         return Microversion.parse(text)
 
     def negotiate(self, call: Call) -> Microversion:
+        if self._unversioned(call):  # the headers are ignored: the default version serves
+            return self.versions.min
         text = self._asked_version(call)
         version = self._version_of(text)
         self.rules.require(BAD_VERSION, version is not None, text)
@@ -164,6 +176,8 @@ class HuaweiNovaDialect(Dialect):
 
     def _served_version(self, call: Call) -> Microversion | None:
         """The version an answer names, without refusing anything (for error answers)."""
+        if self._unversioned(call):
+            return None
         version = self._version_of(self._asked_version(call))
         if version is None or not self.versions.min <= version <= self.versions.max:
             return None
@@ -205,6 +219,10 @@ class HuaweiNovaDialect(Dialect):
 
     # operations ----------------------------------------------------------------
     def create_image(self, call: Call) -> Response:
+        """createImage, at /v2.1 or at the seed's /v2 (where no microversion is negotiated)."""
+        unversioned = self._unversioned(call)
+        self.rules.require(NOT_FOUND, not (unversioned and self.rules.on(NO_V2_PATH.id)),
+                           message="The resource could not be found.")
         version = self.negotiate(call)
         data = self._read_json(call)
         project_id = self._require_own_project(call)
@@ -220,7 +238,9 @@ class HuaweiNovaDialect(Dialect):
             self.rules.require(KEY_TOO_LONG, len(key.encode("utf-8")) <= key_bytes)
 
         image = self.model.create_image(call.tenant.id, call.path_params["server_id"], name, metadata)
-        headers = self._headers(call, version)
+        named = version if not unversioned else (
+            self._version_of(self._asked_version(call)) if self.rules.on(V2_HALF_READING.id) else None)
+        headers = self._headers(call, named)
         if version >= self.versions.image_id_from:
             if self.rules.on(NO_IMAGE_ID.id):
                 return Response(status_code=202, headers=headers)

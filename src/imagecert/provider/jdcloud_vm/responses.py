@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from starlette.responses import Response
 
-from imagecert.contracts import load_contract
+from imagecert.contracts import decodes_to, load_contract
 from imagecert.provider.dialect import Call, Dialect, Handler, Settings
 from imagecert.provider.jdcloud_vm import models
 from imagecert.provider.rules import UNCHECKED, Answer, Defect, ProviderError, Rules
@@ -30,6 +30,26 @@ def _dev_region() -> str:
 
 
 DATA_DISKS_RULE = "JD-P005"
+VOUCHER_RULE = "JD-D011"  # what buyScenario decodes to (the reading imagecert holds: refused)
+
+
+@cache
+def _voucher_schema() -> str:
+    """The schema buyScenario decodes to (`x-imagecert-decoded` in the contract)."""
+    charge = load_contract("jdcloud-vm")["components"]["schemas"]["ChargeSpec"]
+    return charge["properties"]["buyScenario"]["x-imagecert-decoded"]
+
+
+def _vouchers(body: dict[str, Any]) -> list[str]:
+    """Every buyScenario the body's data disks give (strings only: the schema checked the rest)."""
+    found = []
+    for disk in body.get("dataDisks") or []:
+        spec = disk.get("cloudDiskSpec") if isinstance(disk, dict) else None
+        charge = spec.get("charge") if isinstance(spec, dict) else None
+        voucher = charge.get("buyScenario") if isinstance(charge, dict) else None
+        if isinstance(voucher, str):
+            found.append(voucher)
+    return found
 
 
 @cache
@@ -102,6 +122,9 @@ class JdcloudVmDialect(Dialect):
                                    f"{_device_names()} (deviceName vdb~vdbm).")
         self.check_body(call, data)
         body = data if isinstance(data, dict) else {}
+        for voucher in _vouchers(body):
+            self.rules.require(VOUCHER_RULE, decodes_to(self.name, _voucher_schema(), voucher),
+                               message='buyScenario must decode to {"activity": {"activityType", "activityIdentifier"}}.')
         image = self.model.create_image(
             call.tenant.id, call.path_params["instanceId"], body.get("name"), body.get("description"),
             body.get("dataDisks"),
