@@ -176,3 +176,30 @@ def test_after_a_sigkill_the_next_run_deletes_what_the_dead_run_made(dialect, wh
         assert recover(target) == 0, "a journal outlived the run that cleaned up"
     finally:
         running.stop()
+
+
+def test_a_signal_while_a_create_is_answered_leaves_no_image_in_control_mode(tmp_path):
+    """Control mode: the same held answer and SIGINT; the test's tenant is swept at teardown."""
+    dialect = "jdcloud-vm"
+    running = server.start(dialects=[dialect], settings=QUICK)
+    try:
+        target = running.write_targets(tmp_path)[dialect]
+        handled, release = hold(running, dialect, is_create(dialect))
+        run = run_suite_test(dialect, target)
+        try:
+            assert handled.wait(60), "the suite test sent no create"
+            run.send_signal(signal.SIGINT)
+            time.sleep(HOLD_S)
+            release.set()
+            _, stderr = run.communicate(timeout=120)
+        finally:
+            release.set()
+            if run.poll() is None:
+                run.kill()
+        assert run.returncode == pytest.ExitCode.INTERRUPTED, f"the run was not interrupted: {stderr[-2000:]}"
+        store = running.provider.store
+        with store.lock:
+            left = [r.id for r in store.resources.values() if r.kind == "image" and r.attributes.get("status") != "deleted"]
+        assert left == [], f"the control-mode run stopped by SIGINT left {left}"
+    finally:
+        running.stop()
