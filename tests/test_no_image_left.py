@@ -76,14 +76,14 @@ def images_left(running, dialect: str) -> list[str]:
 
 
 def hold(running, dialect: str, which):
-    """Make the provider hold the answer of the first request `which(method, path)` picks
-    (after it has been handled) until `release` is set; `handled` is set meanwhile."""
+    """Make the provider hold the answer of the first successful request `which(method, path)`
+    picks (after it has been handled) until `release` is set; `handled` is set meanwhile."""
     handled, release = threading.Event(), threading.Event()
     answer = running.provider._answer
 
     def held(request, allowed, wire):
         response = answer(request, allowed, wire)
-        if not handled.is_set() and which(wire.method, wire.path):
+        if not handled.is_set() and response.status_code < 300 and which(wire.method, wire.path):
             handled.set()
             release.wait(30)
         return response
@@ -120,6 +120,25 @@ def run_suite_test(dialect: str, target) -> subprocess.Popen:
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
 
 
+def interrupt_during_create(running, dialect: str, target, signum: signal.Signals) -> None:
+    """Run the dialect's one-image suite test; send `signum` while its create's answer is
+    held (the image made); then let the answer go. The run must end interrupted."""
+    handled, release = hold(running, dialect, is_create(dialect))
+    run = run_suite_test(dialect, target)
+    try:
+        assert handled.wait(60), "the suite test sent no create"
+        assert any(r.kind == "image" for r in list(running.provider.store.resources.values())), "the held create made no image"
+        run.send_signal(signum)
+        time.sleep(HOLD_S)  # the signal has been received while the answer is held
+        release.set()
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        release.set()
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, f"the run was not interrupted: {stderr[-2000:]}"
+
+
 @pytest.mark.parametrize("dialect, signum", [  # every dialect's create answer, both signals
     ("jdcloud-vm", signal.SIGINT), ("huawei-nova", signal.SIGTERM),
     ("huawei-ims", signal.SIGINT), ("apsara-ecs", signal.SIGTERM),
@@ -130,20 +149,7 @@ def test_a_signal_while_a_create_is_answered_leaves_no_image_in_static_mode(dial
     running = server.start(dialects=[dialect], settings=QUICK)
     try:
         target, _ = static_target(running, dialect, tmp_path / "static.toml")
-        handled, release = hold(running, dialect, is_create(dialect))
-        run = run_suite_test(dialect, target)
-        try:
-            assert handled.wait(60), "the suite test sent no create"
-            assert images_left(running, dialect), "the held create made no image"
-            run.send_signal(signum)
-            time.sleep(HOLD_S)  # the signal has been received while the answer is held
-            release.set()
-            _, stderr = run.communicate(timeout=120)
-        finally:
-            release.set()
-            if run.poll() is None:
-                run.kill()
-        assert run.returncode == pytest.ExitCode.INTERRUPTED, f"the run was not interrupted: {stderr[-2000:]}"
+        interrupt_during_create(running, dialect, target, signum)
         assert images_left(running, dialect) == [], f"the {dialect} run stopped by {signum.name} left an image"
     finally:
         running.stop()
@@ -184,22 +190,36 @@ def test_a_signal_while_a_create_is_answered_leaves_no_image_in_control_mode(tmp
     running = server.start(dialects=[dialect], settings=QUICK)
     try:
         target = running.write_targets(tmp_path)[dialect]
-        handled, release = hold(running, dialect, is_create(dialect))
-        run = run_suite_test(dialect, target)
-        try:
-            assert handled.wait(60), "the suite test sent no create"
-            run.send_signal(signal.SIGINT)
-            time.sleep(HOLD_S)
-            release.set()
-            _, stderr = run.communicate(timeout=120)
-        finally:
-            release.set()
-            if run.poll() is None:
-                run.kill()
-        assert run.returncode == pytest.ExitCode.INTERRUPTED, f"the run was not interrupted: {stderr[-2000:]}"
+        interrupt_during_create(running, dialect, target, signal.SIGINT)
         store = running.provider.store
         with store.lock:
             left = [r.id for r in store.resources.values() if r.kind == "image" and r.attributes.get("status") != "deleted"]
         assert left == [], f"the control-mode run stopped by SIGINT left {left}"
     finally:
         running.stop()
+
+
+def test_a_signal_during_a_create_is_acted_on_after_its_answer_and_a_second_at_once():
+    from imagecert import interrupts
+
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert interrupts.install()
+    try:
+        recorded = []
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                assert interrupts.held() == signal.SIGINT
+                recorded.append("the id")  # what the answer names is recorded before the stop
+        assert recorded == ["the id"]
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.deferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)  # the second: at once
+                recorded.append("not reached")
+        assert recorded == ["the id"]
+        assert interrupts.held() is None
+    finally:
+        interrupts.uninstall()
+        signal.signal(signal.SIGINT, previous)
