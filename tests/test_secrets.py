@@ -136,3 +136,9 @@ def test_a_password_field_and_a_session_cookie_reach_no_artifact(proxied_target,
     attachments = "".join(text for name, text in written.items() if name.endswith("-attachment.txt"))
     assert "Password=%3Credacted%3E" in attachments and "Set-Cookie: <redacted>" in attachments
     assert "Password=%3Credacted%3E" in console and "Set-Cookie: <redacted>" in console
+
+
+def test_a_body_nested_too_deeply_to_read_is_not_shown_and_does_not_crash_the_client():
+    body = "[" * 5000 + '{"password": "hunter2"}' + "]" * 5000
+    shown = secrets.redact_body(body)
+    assert "hunter2" not in shown and "nested too deeply" in shown

@@ -9,14 +9,15 @@ of every exchange, so that a failing test can show exactly what was sent and ans
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 from urllib.parse import quote
 
 import requests
 from requests.auth import AuthBase
 
-from imagecert import secrets
+from imagecert import interrupts, secrets
 from imagecert.contracts import operations
 from imagecert.secrets import redact_body  # noqa: F401  (the fuzzer's reproduce lines use it)
 
@@ -72,6 +73,14 @@ def scope_value(scope: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+class Observer(Protocol):
+    """Who wants to know of every image a client's requests make (`imagecert.world`)."""
+
+    def makes_images(self, method: str, url: str) -> bool: ...
+
+    def answered(self, prepared: requests.PreparedRequest, response: requests.Response) -> None: ...
+
+
 class ApiClient:
     def __init__(self, dialect: str, base_url: str, scope: Mapping[str, str], auth: AuthBase):
         self.dialect = dialect
@@ -80,6 +89,9 @@ class ApiClient:
         self.auth = auth
         self.session = requests.Session()
         self.exchanges: list[Exchange] = []
+        # told of every create's answer before the caller sees it; while a create is on
+        # the wire, SIGINT and SIGTERM wait for its answer (imagecert.interrupts)
+        self.observer: Observer | None = None
 
     def url_for(self, operation_id: str, path: Mapping[str, str] | None = None) -> tuple[str, str]:
         """(method, url) of an operation, its path filled from `path`, then the scope."""
@@ -112,11 +124,18 @@ class ApiClient:
                                    auth=auth or self.auth)
         prepared = self.session.prepare_request(request)
         try:
-            response = self.session.send(prepared, timeout=TIMEOUT_S, allow_redirects=False)
-        except requests.ConnectionError as error:
-            raise Unreachable(f"{method} {url}: the endpoint did not answer ({error.__class__.__name__})") from None
-        except requests.Timeout:
-            raise Unreachable(f"{method} {url}: no answer within {TIMEOUT_S:.0f} s") from None
+            observer = self.observer if self.observer is not None and self.observer.makes_images(method, url) else None
+        except ReferenceError:  # the world it reported to is gone
+            observer = None
+        with interrupts.deferred() if observer is not None else nullcontext():
+            try:
+                response = self.session.send(prepared, timeout=TIMEOUT_S, allow_redirects=False)
+            except requests.ConnectionError as error:
+                raise Unreachable(f"{method} {url}: the endpoint did not answer ({error.__class__.__name__})") from None
+            except requests.Timeout:
+                raise Unreachable(f"{method} {url}: no answer within {TIMEOUT_S:.0f} s") from None
+            if observer is not None:
+                observer.answered(prepared, response)
         self.exchanges.append(self._record(prepared, response))
         return response
 

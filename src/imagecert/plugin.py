@@ -11,6 +11,7 @@ A suite test lives under `suites/<dialect>/`, says which catalog rules it proves
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from imagecert.world import NOT_VERIFIED, World
 from imagecert.provider.fake.fixtures import imagecert_account, imagecert_provider  # noqa: F401
 
 IMS_DOCUMENTS = ("zh", "en")
+CASSETTE_RUN_ID = "recorded"
 PROFILES = ("core", "strict")
 
 
@@ -93,6 +95,13 @@ _STATE = pytest.StashKey[RunState]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from imagecert import interrupts, world
+
+    # a fresh image-name prefix for this process's run; a fixed one where cassettes are
+    # recorded or replayed, so that what a test sends is the same in both
+    cassette = config.getoption("record") or config.getoption("replay")
+    world.start_run(CASSETTE_RUN_ID if cassette else None)
+    interrupts.install()  # SIGINT and SIGTERM wait for a create's answer, then tear down
     state = RunState(config)
     for path in config.getoption("target"):
         try:
@@ -130,8 +139,36 @@ def _use_cassettes(config: pytest.Config, state: RunState) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from imagecert import interrupts
+
     if _STATE in config.stash:
         _state(config).stop()
+    interrupts.uninstall()
+
+
+def _static_targets(config: pytest.Config) -> list[Target]:
+    return [t for t in _state(config).targets.values() if t.mode == "static"] if _STATE in config.stash else []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Before any test: delete what dead runs left on each static target (their journals)."""
+    from imagecert.world import recover
+
+    for target in _static_targets(session.config):
+        recover(target)
+
+
+@pytest.hookimpl(trylast=True)  # after the fixtures' teardown (the runner's sessionfinish)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After the last test: delete what the run's journal still lists on each static target,
+    and the images named with the run's prefix where the contract lists images."""
+    from imagecert.world import finish_run
+
+    for target in _static_targets(session.config):
+        left = finish_run(target)
+        if left:
+            print(f"imagecert: {len(left)} image(s) could not be deleted from {target.base_url} "
+                  f"({', '.join(left[:5])}); the next run against it tries again", file=sys.stderr)
 
 
 def dialect_of(path: Path) -> str | None:

@@ -137,8 +137,12 @@ def parse_json(text: str) -> Any:
 
 def redact_body(text: str) -> str:
     """A JSON or form body with the values of credential-like fields replaced; other
-    text unchanged. A JSON body without a credential is returned as it was."""
-    data = parse_json(text)
+    text unchanged. A JSON body without a credential is returned as it was; one nested too
+    deeply to read (a hostile or fuzzed body) is not shown, since it cannot be checked."""
+    try:
+        data = parse_json(text)
+    except RecursionError:
+        return f"[{len(text)} characters of JSON nested too deeply to check for secrets: not shown]"
     if data is not None:
         if next(iter(secret_values(data)), None) is None:
             return text

@@ -10,17 +10,40 @@ that one interface:
 * static mode takes pre-made resource ids from the target file's `[fixtures]` pools by
   role; what a pool cannot give (or what only the control protocol can arrange) skips
   the test as "not verified: …", which the report never counts as passed.
+
+Every image a test makes is deleted when it ends: each client tells its world of every
+create's answer before the test sees it (the id recorded even if the test then fails), and
+control-mode teardown deletes whatever else the test's own tenant holds. Static mode shares
+the account with whatever else lives there, so it also keeps, per run,
+
+* a name prefix (`imagecert-<run id>-`, `image_name()`) on every image the suites name;
+* a journal on disk of what the run made (`_Journal`), written as each answer comes in;
+  at the end of the session whatever it still lists is deleted, and the next run against
+  the same target deletes what a run that died (SIGKILL) left in its journal;
+* where the contract has a listing of images (Apsara's DescribeImages), a sweep at the end of
+  the session, and of the dead runs' prefixes at the start of the next, for images whose name
+  carries the prefix: what a create killed in flight made, whose id never arrived. The other
+  contracts give no image listing (IMS: job and image reads; Nova and JD: an image read), so
+  there the journal is all there is. (SIGINT and SIGTERM wait for a create's answer:
+  `imagecert.interrupts`.)
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
+import os
+import re
+import sys
 import tempfile
 import time
+import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -33,6 +56,37 @@ from imagecert.target import Target
 NOT_VERIFIED = "not verified: "
 CONTROL_TIMEOUT_S = 30.0
 LEASE_POLL_S = 0.5  # how often a waiting test looks for a free resource, or an image for its end
+
+
+IMAGE_PREFIX = "imagecert-"
+MAX_LISTED_PAGES = 100  # a prefix sweep reads at most this many pages of the image listing
+_run: dict[str, str] = {}
+
+
+def start_run(run_id: str | None = None) -> str:
+    """Begin a run: a new run id (or the one given), which every image name of the run
+    carries. Each pytest process is a run of its own (each xdist worker too), so that the
+    sweep of one's prefix never reaches images another is still using."""
+    _run["id"] = run_id or uuid.uuid4().hex[:8]
+    return _run["id"]
+
+
+def run_id() -> str:
+    return _run.get("id") or start_run()
+
+
+def image_prefix(run: str | None = None) -> str:
+    """What the name of every image of a run begins with."""
+    return f"{IMAGE_PREFIX}{run or run_id()}-"
+
+
+def image_name(label: str, longest: int | None = None) -> str:
+    """A unique image name of this run: the run's prefix, the label (shortened to fit
+    `longest` characters, the contract's maxLength) and a random part."""
+    unique = uuid.uuid4().hex[:6]
+    room = None if longest is None else max(0, longest - len(image_prefix()) - len(unique) - 1)
+    label = label[:room] if room is not None else label
+    return f"{image_prefix()}{label}-{unique}" if label else f"{image_prefix()}{unique}"
 
 
 class ProvisioningError(RuntimeError):
@@ -157,12 +211,56 @@ IMAGE_READS = {
     "apsara-ecs": _ImageRead("DescribeImages", "form", "ImageId", ("Images", "Image", 0, "Status"),
                              (("RegionId", "region_id"),)),
 }
+@dataclass(frozen=True)
+class _Create:
+    """Where the answer of a dialect's create names what it made: the image's id (a body
+    field, or Nova's Location header), or a job that names the image when it ends (IMS).
+    Apsara's seed answers no ImageId (APS-D001): the request's name finds the image then."""
+
+    operation: str
+    image: tuple[str, ...] = ()
+    location: bool = False
+    job: tuple[str, ...] = ()
+    name_field: str | None = None  # the form field that names the image (a lookup by name)
+
+
+CREATES = {
+    "huawei-ims": _Create("createWholeImage", job=("job_id",)),
+    "huawei-nova": _Create("createImage", image=("image_id",), location=True),
+    "jdcloud-vm": _Create("createImage", image=("result", "imageId")),
+    "apsara-ecs": _Create("CreateImage", image=("ImageId",), name_field="ImageName"),
+}
+# How an IMS job names its image once it has succeeded: the job read, its path parameter,
+# where the image id is.
+JOB_READS = {"huawei-ims": ("showJob", "job_id", ("entities", "image_id"))}
+# Where a contract lists images (with paging), the listing the prefix sweep reads:
+# (operation, form fields from the scope, page field, page size field and size, where the
+# images are in the answer, each image's id and name fields).
+IMAGE_LISTS = {
+    "apsara-ecs": ("DescribeImages", (("RegionId", "region_id"),), "PageNumber", ("PageSize", 100),
+                   ("Images", "Image"), "ImageId", "ImageName"),
+}
+
+
+def _dig(node: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        node = node[step]
+    return node
+
+
 # Where a contract gives a read of the instance, the task it shows must be null (none in
 # progress) before a leased instance goes back: (operation, path parameter, where the task is).
 INSTANCE_TASK_READS = {
     "huawei-nova": ("showServer", "server_id", ("server", "OS-EXT-STS:task_state")),
 }
 MAKING_KEYS = ("making", "in-progress", "pending")  # the contracts' words for "not done yet"
+
+
+def _job_states(dialect: str) -> tuple[set[str], str]:
+    """(the words of a job still running, the word of one that succeeded), from the contract."""
+    schema = load_contract(dialect)["components"]["schemas"]["Job"]["properties"]["status"]
+    states = schema["x-imagecert-states"]
+    return set(states["pending"]), states["succeeded"]
 
 
 def _making_states(dialect: str) -> set[str]:
@@ -216,6 +314,74 @@ class _Pools:
         return _Lease(handle, role, resource_id)
 
 
+class _Journal:
+    """What one process of a run made on one static target, on disk as each create's answer
+    comes in (an image id, an IMS job, an Apsara name, the run's prefix), and what of it is
+    gone since. The process holds a lock on its file while it runs: a file nobody holds is a
+    dead run's, and the next run deletes what it lists (`recover`)."""
+
+    open_journals: dict[Path, "_Journal"] = {}  # one per target directory, in this process
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = open(path, "a", encoding="utf-8")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        self.entries: dict[tuple[str, str], bool] = {}  # (kind, value) -> still outstanding
+
+    @classmethod
+    def of(cls, target: Target) -> "_Journal":
+        directory = _Pools.directory(target) / "journal"
+        found = cls.open_journals.get(directory)
+        if found is None:
+            directory.mkdir(parents=True, exist_ok=True)
+            found = cls.open_journals[directory] = cls(directory / f"{run_id()}.{os.getpid()}.jsonl")
+            if target.dialect in IMAGE_LISTS:  # where a listing can find the run's images by name
+                found.made("prefix", image_prefix())
+        return found
+
+    @classmethod
+    def close_of(cls, target: Target) -> None:
+        journal = cls.open_journals.pop(_Pools.directory(target) / "journal", None)
+        if journal is not None:
+            journal.close()
+
+    def _write(self, entry: dict[str, str]) -> None:
+        self.handle.write(json.dumps(entry) + "\n")
+        self.handle.flush()  # in the kernel's hands: it survives the process being killed
+
+    def made(self, kind: str, value: str) -> None:
+        if (kind, value) not in self.entries:
+            self.entries[(kind, value)] = True
+            self._write({"made": value, "as": kind})
+
+    def done(self, kind: str, value: str) -> None:
+        if self.entries.get((kind, value)):
+            self.entries[(kind, value)] = False
+            self._write({"done": value, "as": kind})
+
+    def outstanding(self, kind: str) -> list[str]:
+        return [value for (k, value), left in self.entries.items() if k == kind and left]
+
+    def close(self) -> None:
+        """Done with: removed if nothing it lists is left, else kept for the next run."""
+        if not any(self.entries.values()):
+            self.path.unlink(missing_ok=True)
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+    @staticmethod
+    def read(handle: Any) -> dict[tuple[str, str], bool]:
+        entries: dict[tuple[str, str], bool] = {}
+        for line in handle.read().splitlines():
+            try:
+                entry = json.loads(line)
+                key = (str(entry["as"]), str(entry.get("made", entry.get("done"))))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line cut short by the kill
+            entries[key] = "made" in entry
+        return entries
+
+
 class World:
     def __init__(self, target: Target, options: dict[str, Any] | None = None):
         self.target = target
@@ -224,6 +390,14 @@ class World:
         self.control = Control(target.control_url) if target.mode == "control" else None
         self._cleanups: list[Callable[[], None]] = []
         self._images: list[str] = []  # what this test made (static mode waits for each to end)
+        self._jobs: list[str] = []  # IMS: the jobs it started, whose image is known when they end
+        self._names: list[str] = []  # Apsara: the names of images whose create answered no id
+        self._prefixes: list[str] = []  # a sweep: the run prefixes whose images are to go
+        self._create = CREATES[self.dialect]
+        create = operations(self.dialect)[self._create.operation]
+        self._create_method = create.method
+        self._create_path = re.compile(re.escape(urlsplit(target.base_url).path.rstrip("/")) + re.sub(
+            r"\\\{[^}]+\\\}", "[^/]+", re.escape(create.path)) + r"/?\Z")
         self._leases: dict[str, _Lease] = {}  # static mode: role -> the resource this test holds
         self._exchanges: list[Exchange] = []  # every client of this world records here
         if self.control is not None:
@@ -256,7 +430,56 @@ class World:
 
     def _track(self, client: ApiClient) -> ApiClient:
         client.exchanges = self._exchanges
+        # weakly: a world no test holds any more is freed at once, and its leases with it
+        client.observer = weakref.proxy(self)
         return client
+
+    # what the creates make: recorded as each answer comes in --------------------------
+    def makes_images(self, method: str, url: str) -> bool:
+        """Whether a request is the dialect's create (its answer names what it made). In
+        static mode the run's journal exists before the first create goes out, with the
+        run's prefix in it: what a create killed in flight made, a prefix sweep finds."""
+        creates = method.upper() == self._create_method and bool(self._create_path.match(urlsplit(url).path))
+        if creates:
+            self._journal()
+        return creates
+
+    def answered(self, prepared: requests.PreparedRequest, response: requests.Response) -> None:
+        """A create's answer, before the test sees it: the image (or job, or name) it names
+        is recorded for teardown, even if the test then fails or the run is stopped."""
+        if not 200 <= response.status_code < 300:
+            return
+        how = self._create
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        found = _found(body, how.image)
+        if not found and how.location and response.headers.get("Location"):
+            found = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+        if found:
+            self.made_image(found)
+        elif _found(body, how.job):
+            self._started_job(_found(body, how.job))
+        elif how.name_field:
+            name = _form_field(prepared.body, how.name_field)
+            if name:
+                self._named(name)
+
+    def _journal(self) -> _Journal | None:
+        return _Journal.of(self.target) if self.control is None else None
+
+    def _started_job(self, job_id: str) -> None:
+        if job_id not in self._jobs:
+            self._jobs.append(job_id)
+            if self._journal():
+                self._journal().made("job", job_id)
+
+    def _named(self, name: str) -> None:
+        if name not in self._names:
+            self._names.append(name)
+            if self._journal():
+                self._journal().made("name", name)
 
     def exchanges(self) -> list[Exchange]:
         """What this test sent and got back, secrets redacted (the last few)."""
@@ -374,7 +597,11 @@ class World:
     def made_image(self, image_id: str) -> str:
         """Remember an image the test made, to delete it at teardown through the
         contract's clean-up operation (`x-imagecert-cleanup`, see contracts/README.md)."""
+        if image_id in self._images:
+            return image_id
         self._images.append(image_id)
+        if self._journal():
+            self._journal().made("image", image_id)
         for op in operations(self.dialect).values():
             how = op.spec.get("x-imagecert-cleanup")
             if how:
@@ -408,7 +635,9 @@ class World:
         idle = True
         if self.control is None:
             deadline = time.monotonic() + self.target.idle_timeout_s
-            idle = all(self._wait_for_image(i, deadline, gone=False) for i in self._images)
+            idle = self._resolve(deadline)
+            for image_id in list(self._images):
+                idle = self._wait_for_image(image_id, deadline, gone=False) and idle
         else:
             self._sweep()
         for cleanup in reversed(self._cleanups):
@@ -417,12 +646,107 @@ class World:
             except Unreachable:
                 idle = False
         if self.control is None:
-            idle = all(self._wait_for_image(i, deadline, gone=True) for i in self._images) and idle
+            for image_id in self._images:
+                if self._wait_for_image(image_id, deadline, gone=True):
+                    self._journal().done("image", image_id)
+                else:
+                    idle = False
             # even a test that registered nothing may have started a task (a 202 it did not expect)
             idle = all(self._wait_for_task_back(lease, deadline) for lease in self._leases.values()) and idle
         self._cleanups.clear()
         self._images.clear()
         return idle
+
+    def _resolve(self, deadline: float) -> bool:
+        """Static mode: the images behind what the creates named other than an image id — an
+        IMS job (followed until it ends), an Apsara name (looked up), a run prefix (swept,
+        where the contract lists images). False if a job had not ended by the deadline."""
+        if not (self._jobs or self._names or self._prefixes):
+            return True
+        ended = True
+        journal = self._journal()
+        for job_id in list(self._jobs):
+            outcome = self._job_outcome(job_id, deadline)
+            if outcome is None:
+                ended = False
+                continue
+            if outcome:
+                self.made_image(outcome)
+            journal.done("job", job_id)
+            self._jobs.remove(job_id)
+        for name in list(self._names):
+            found = self._list_images({IMAGE_LISTS[self.dialect][-1]: name}, pages=1) \
+                if self.dialect in IMAGE_LISTS else []
+            if found is not None:
+                for image_id, _ in found:
+                    self.made_image(image_id)
+                journal.done("name", name)
+                self._names.remove(name)
+        if self._prefixes:
+            listed = self._list_images({}, pages=MAX_LISTED_PAGES) if self.dialect in IMAGE_LISTS else []
+            if listed is not None:  # where the contract lists no image, the journal is all there is
+                for image_id, name in listed:
+                    if any(name.startswith(prefix) for prefix in self._prefixes):
+                        self.made_image(image_id)
+                for prefix in self._prefixes:
+                    journal.done("prefix", prefix)
+                self._prefixes.clear()
+        return ended
+
+    def _job_outcome(self, job_id: str, deadline: float) -> str | None:
+        """The image a job made once it ended ("" if it made none); None if it had not by the deadline."""
+        operation, name, where = JOB_READS[self.dialect]
+        pending, succeeded = _job_states(self.dialect)
+        while True:
+            response = None
+            try:
+                response = self.api.call(operation, path={name: job_id})
+                job = response.json() if response.status_code == 200 else None
+            except (Unreachable, ValueError):
+                job = None
+            status = job.get("status") if isinstance(job, dict) else None
+            if isinstance(job, dict) and status not in pending:
+                return (_found(job, where) or "") if status == succeeded else ""
+            if response is not None and 400 <= response.status_code < 500:
+                return ""  # the target knows no such job: nothing to delete
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(LEASE_POLL_S)
+
+    def _list_images(self, filters: dict[str, str], pages: int) -> list[tuple[str, str]] | None:
+        """(id, name) of the images the contract's listing gives, with `filters`, up to
+        `pages` pages; None if the listing could not be read."""
+        operation, scope, page_field, (size_field, size), where, id_field, name_field = IMAGE_LISTS[self.dialect]
+        found: list[tuple[str, str]] = []
+        for page in range(1, pages + 1):
+            form = {field: self.scope.get(key) for field, key in scope}
+            form.update(filters)
+            form.update({page_field: str(page), size_field: str(size)})
+            try:
+                response = self.api.call(operation, form=form)
+                images = _dig(response.json(), where) if response.status_code == 200 else None
+            except (Unreachable, ValueError, KeyError, TypeError):
+                images = None
+            if not isinstance(images, list):
+                return None
+            found += [(str(i.get(id_field)), str(i.get(name_field) or "")) for i in images
+                      if isinstance(i, dict) and i.get(id_field)]
+            if len(images) < size:
+                break
+        return found
+
+    def adopt(self, entries: list[tuple[str, str]]) -> None:
+        """Take over what a journal lists (a dead run's, or this run's leftovers), to delete it."""
+        for kind, value in entries:
+            if kind == "image":
+                self.made_image(value)
+            elif kind == "job":
+                self._started_job(value)
+            elif kind == "name":
+                self._named(value)
+            elif kind == "prefix" and value not in self._prefixes:
+                self._prefixes.append(value)
+                self._journal().made("prefix", value)
 
     def _sweep(self) -> None:
         """Control mode: the test's tenant is its own, so every image in it is the test's —
@@ -492,3 +816,80 @@ class World:
         except (ValueError, KeyError, IndexError, TypeError):
             return None
         return str(node)
+
+
+def _found(body: Any, path: tuple[str, ...]) -> str | None:
+    """The non-empty string at `path` in an answer's body, if there is one."""
+    if not path:
+        return None
+    try:
+        value = _dig(body, path)
+    except (KeyError, IndexError, TypeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _form_field(body: Any, name: str) -> str | None:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str):
+        return None
+    return dict(parse_qsl(body, keep_blank_values=True)).get(name) or None
+
+
+# runs: what a session does at its start and its end, against a static target -----------
+def recover(target: Target) -> int:
+    """Delete what dead runs against this target left in their journals (a run killed by
+    SIGKILL, or one whose clean-up could not finish): their images, the images of their
+    jobs and names, and (where the contract lists images) every image named with their
+    prefix. Returns how many journals were taken over. A live run's journal is locked, and
+    left alone."""
+    directory = _Pools.directory(target) / "journal"
+    own = _Journal.open_journals.get(directory)
+    taken = 0
+    for path in sorted(directory.glob("*.jsonl")) if directory.is_dir() else []:
+        if own is not None and path == own.path:
+            continue
+        try:
+            handle = open(path, "r+", encoding="utf-8")
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            left = [key for key, outstanding in _Journal.read(handle).items() if outstanding]
+            if left:  # handed to this run's journal first: killed now, the next run finds them there
+                _sweep_entries(target, left)
+            path.unlink(missing_ok=True)
+            taken += 1
+        finally:
+            handle.close()
+    return taken
+
+
+def finish_run(target: Target) -> list[str]:
+    """The end of a session against a static target: whatever this process's journal still
+    lists is deleted (what a teardown could not), and, where the contract lists images,
+    every image named with the run's prefix. The journal goes if nothing is left; the ids
+    still left are returned (and the next run tries again)."""
+    journal = _Journal.open_journals.get(_Pools.directory(target) / "journal")
+    if journal is None:
+        return []
+    left = [(kind, value) for (kind, value), outstanding in journal.entries.items() if outstanding]
+    if left:
+        _sweep_entries(target, left)
+    remaining = [value for (kind, value), outstanding in journal.entries.items() if outstanding and kind == "image"]
+    _Journal.close_of(target)
+    return remaining
+
+
+def _sweep_entries(target: Target, entries: list[tuple[str, str]]) -> None:
+    world = World(target)
+    try:
+        world.adopt(entries)
+        world._quiesce()
+    except Exception as error:  # noqa: BLE001 - a sweep never turns a run's verdict into a crash
+        print(f"imagecert: could not delete every image left on {target.base_url}: {error}", file=sys.stderr)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 import requests
 
 from imagecert.checks import check, expect_refusal, expect_success
 from imagecert.contracts import load_catalog, load_contract, request_schema, resolve
-from imagecert.world import World, not_verified
+from imagecert.world import World, not_verified, image_name as run_image_name
 
 DIALECT = "apsara-ecs"
 CATALOG = load_catalog(DIALECT)
@@ -69,7 +68,8 @@ def device_of(family: dict[str, Any], letter: str = "b") -> str:
 
 # -- calls ------------------------------------------------------------------------------
 def image_name(label: str) -> str:
-    return f"imagecert-{label}-{uuid.uuid4().hex[:8]}"
+    """A unique image name of this run (its prefix: imagecert.world.image_name)."""
+    return run_image_name(label)
 
 
 def form(world: World, **params: Any) -> dict[str, Any]:

@@ -8,14 +8,13 @@ read from contracts/huawei-ims/openapi.yaml and constraints.yaml.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any, Iterator
 
 import requests
 
 from imagecert.checks import check, expect_refusal, expect_success
 from imagecert.contracts import load_catalog, load_contract, resolve
-from imagecert.world import World
+from imagecert.world import World, image_name as run_image_name
 
 DIALECT = "huawei-ims"
 CATALOG = load_catalog(DIALECT)
@@ -74,7 +73,8 @@ def document_for(world: World, rule_id: str) -> str:
 
 
 def image_name(label: str) -> str:
-    return f"imagecert-{label}-{uuid.uuid4().hex[:8]}"
+    """A unique image name of this run (its prefix: imagecert.world.image_name)."""
+    return run_image_name(label)
 
 
 def from_ecs(instance: str, **fields: Any) -> dict[str, Any]:

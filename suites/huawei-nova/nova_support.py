@@ -8,14 +8,13 @@ the image's status words are read from contracts/huawei-nova/openapi.yaml.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import requests
 
 from imagecert.checks import check, expect_success
 from imagecert.contracts import load_catalog, load_contract, request_schema, resolve
-from imagecert.world import World, not_verified
+from imagecert.world import World, not_verified, image_name as run_image_name
 
 DIALECT = "huawei-nova"
 CATALOG = load_catalog(DIALECT)
@@ -66,7 +65,8 @@ def at(version: str) -> dict[str, str]:
 
 
 def image_name(label: str) -> str:
-    return f"imagecert-{label}-{uuid.uuid4().hex[:8]}"
+    """A unique image name of this run (its prefix: imagecert.world.image_name)."""
+    return run_image_name(label)
 
 
 def create(world: World, server: str, name: str | None = None, metadata: dict[str, Any] | None = None,

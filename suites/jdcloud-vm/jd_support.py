@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from typing import Any
 
 import requests
 
 from imagecert.checks import check, error_of, expect_success
 from imagecert.contracts import Expectation, load_catalog, load_contract, request_schema, resolve
-from imagecert.world import World
+from imagecert.world import World, image_name as run_image_name
 
 DIALECT = "jdcloud-vm"
 CATALOG = load_catalog(DIALECT)
@@ -72,9 +71,9 @@ def device_names(count: int) -> list[str]:
 
 
 def image_name(label: str) -> str:
-    """A unique image name inside the contract's length and character rules."""
-    longest = body_fields()["name"]["maxLength"]
-    return f"ic-{label}-{uuid.uuid4().hex[:8]}"[-longest:].lstrip("-_.") or uuid.uuid4().hex[:longest]
+    """A unique image name of this run (its prefix: imagecert.world.image_name) inside the
+    contract's length and character rules."""
+    return run_image_name(label, body_fields()["name"]["maxLength"])
 
 
 def new_disk(device: str, disk_type: str | None = None, size_gb: int | None = None, **spec: Any) -> dict[str, Any]:
