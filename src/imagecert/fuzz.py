@@ -86,7 +86,6 @@ FUZZ_PROPERTY = "imagecert_fuzz"  # the test item's user property the report rea
 SHOWN_FAILURES = 8                # per test: the first distinct failures are enough to act on
 LIFECYCLE_SHARE = 0.2             # state machine runs per fuzzed example (each runs several steps)
 LIFECYCLE_STEPS = 8
-STATIC_POLL_S = 2.0               # static mode: how often an accepted create's image is looked for
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -733,26 +732,10 @@ class Fuzzer:
             if shared is not None:
                 shared.made.clear()
             return
-        image_id = self._image_made_by(world, response)
-        if image_id:
-            world.made_image(image_id)
+        # the world recorded the create's answer (World.makes_images): waiting ends it and deletes it
         if not world.quiesce():
             run.stop(f"what an accepted request made did not end within [provisioning] idle_timeout_s "
                      f"({world.target.idle_timeout_s:.0f} s): the phase sent nothing more")
-
-    def _image_made_by(self, world: World, response: requests.Response) -> str | None:
-        """The image an accepted create made (static mode, where no job is settled: the
-        lifecycle's own reading, polled until the answer names one or the deadline passes)."""
-        if self.lifecycle is None:
-            return None
-        deadline = time.monotonic() + world.target.idle_timeout_s
-        while True:
-            try:
-                return self.lifecycle.image_of(world, response)
-            except (RuleViolation, ValueError, KeyError, TypeError, AttributeError):
-                if time.monotonic() >= deadline:
-                    return None
-            time.sleep(STATIC_POLL_S)
 
     def _contract_examples(self) -> list[Any]:
         body = resolve(self.dialect, self.operation.spec.get("requestBody") or {})
