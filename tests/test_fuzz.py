@@ -172,3 +172,52 @@ def test_an_armed_5xx_is_a_failure():
     finally:
         running.stop()
     assert node.user_properties[0][1]["failures"]
+
+
+
+def test_regex_strategies_are_built_once_per_pattern_and_alphabet():
+    """The engine's memo of `st.from_regex` (imagecert.fuzz.memoized_regex_strategies)
+    only works while schemathesis reaches hypothesis' regex strategies through
+    `hypothesis.strategies.from_regex`, again for every negative draw of Apsara's form
+    (its CJK patterns): if a schemathesis or hypothesis upgrade changes that, this fails
+    (and says whether the memo is now dead code or building twice)."""
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+    from hypothesis import strategies as st
+    from schemathesis import GenerationMode
+
+    from imagecert import fuzz
+
+    original = st.from_regex
+    built: list[str] = []
+    asked = [0]
+
+    def counting(regex, fullmatch=False, *, alphabet=None):
+        built.append(getattr(regex, "pattern", regex))
+        return original(regex, fullmatch=fullmatch, alphabet=alphabet)
+
+    class Memo(dict):
+        def get(self, key, default=None):
+            asked[0] += 1
+            return super().get(key, default)
+
+    operation = fuzz.load_schema("apsara-ecs").find_operation_by_id(fuzz.under_test("apsara-ecs"))
+    bodies: list = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fuzz, "_FROM_REGEX", counting)
+        patch.setattr(fuzz, "_REGEX_STRATEGIES", Memo())
+        with fuzz.memoized_regex_strategies():
+            assert st.from_regex is fuzz._memoized_from_regex
+
+            @seed(3)
+            @settings(max_examples=2, database=None, deadline=None, phases=(Phase.generate,),
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(GenerationMode.NEGATIVE))
+            def draw(case):
+                bodies.append(case.body)
+
+            draw()
+        assert st.from_regex is original  # restored once the phase is over
+    assert len(bodies) == 2
+    assert built, "schemathesis no longer builds patterned strings through hypothesis.strategies.from_regex"
+    assert len(built) == len(set(built)), f"a (pattern, alphabet) was built more than once: {built}"
+    assert asked[0] > len(built), "no regex strategy was asked for twice: the memo no longer saves anything"

@@ -41,6 +41,7 @@ import re
 import shlex
 import time
 import zlib
+from contextlib import contextmanager
 from contextvars import ContextVar
 from copy import deepcopy
 from dataclasses import dataclass, replace
@@ -343,6 +344,49 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           documented_answer]
 
 
+# -- hypothesis' regex strategies, built once per (pattern, alphabet) ----------------------
+#
+# schemathesis builds the strategy of a patterned string anew for every draw in the
+# negative phase (each draw mutates the schema and builds from it) and filters it, and a
+# filtered `st.from_regex` is a new lazy strategy that parses the pattern again and
+# intersects each of its character classes with the alphabet: for the contracts' CJK
+# classes that is most of the time a negative draw takes, for a handful of distinct
+# patterns. No schemathesis or hypothesis option caches it, so while a phase runs
+# `hypothesis.strategies.from_regex` (public) answers with one strategy per (pattern,
+# fullmatch, alphabet), built once for the process: a `st.deferred` over hypothesis' own,
+# so that filtering or mapping it never builds it again. It relies on schemathesis calling
+# `st.from_regex` through the module (tests/test_fuzz.py fails loudly when it stops).
+# The strategies are the same ones hypothesis would build: same values, same seeds.
+
+_FROM_REGEX = st.from_regex
+_REGEX_STRATEGIES: dict[tuple[Any, ...], Any] = {}  # (pattern, fullmatch, alphabet): strategy; alphabets kept alive
+
+
+def _memoized_from_regex(regex, fullmatch: bool = False, *, alphabet=None):
+    key = (type(regex), regex, bool(fullmatch), alphabet)
+    try:
+        found = _REGEX_STRATEGIES.get(key)
+    except TypeError:  # an unhashable alphabet (a list of characters): nothing to share
+        return _FROM_REGEX(regex, fullmatch=fullmatch, alphabet=alphabet)
+    if found is None:
+        built = _FROM_REGEX(regex, fullmatch=fullmatch, alphabet=alphabet)
+        found = _REGEX_STRATEGIES[key] = st.deferred(lambda: built)
+    return found
+
+
+@contextmanager
+def memoized_regex_strategies():
+    """While the block runs, `st.from_regex` gives the strategy built once per key."""
+    if st.from_regex is _memoized_from_regex:  # nested: already on
+        yield
+        return
+    previous, st.from_regex = st.from_regex, _memoized_from_regex
+    try:
+        yield
+    finally:
+        st.from_regex = previous
+
+
 # -- the engine ---------------------------------------------------------------------------
 
 
@@ -611,7 +655,7 @@ class Fuzzer:
         then schemathesis' coverage phase: each documented limit just under, at and
         over, each keyword broken once."""
         run = Run(node, None)
-        with run:
+        with run, memoized_regex_strategies():
             shared = self._provision(world)
             for case in self._contract_examples():
                 example = deepcopy(case.body)
@@ -631,7 +675,7 @@ class Fuzzer:
         if not world.controlled:
             not_verified("every accepted request makes an image: fuzzing valid requests needs the control protocol")
         run = Run(node, phase_seed(node, "positive"))
-        with run:
+        with run, memoized_regex_strategies():
             @_settings(node, run.seed)
             @given(case=self.strategy(GenerationMode.POSITIVE, world))
             def valid_request(case):
@@ -647,7 +691,7 @@ class Fuzzer:
         """Generated schema-invalid requests, against one set of provisioned resources
         (a refused request changes nothing; the image count is checked after)."""
         run = Run(node, phase_seed(node, "negative"))
-        with run:
+        with run, memoized_regex_strategies():
             made = self._provision(world)
             accepted: list[bool] = []
             before = world.resources("image")
@@ -674,7 +718,7 @@ class Fuzzer:
         if not world.controlled:
             not_verified("the stateful phase makes images and settles their jobs: it needs the control protocol")
         run = Run(node, phase_seed(node, "stateful"))
-        with run:
+        with run, memoized_regex_strategies():
             machine = _lifecycle_machine(self, world, run, self._valid_requests(world, node, run.seed))
             try:
                 run_state_machine_as_test(hypothesis.seed(run.seed)(machine),
