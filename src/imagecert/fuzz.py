@@ -49,6 +49,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
+from weakref import WeakKeyDictionary
 
 import hypothesis
 import pytest
@@ -102,11 +103,18 @@ class Fill:
     (`dataDisks.*.cloudDiskSpec.snapshotId`), or a form's flat name where `*` stands
     for a number (`DiskDeviceMapping.*.SnapshotId`). A body field is filled only where
     the generated body carries it (so every branch of a `oneOf` keeps being generated)
-    and, in JSON, holds a string (so a generated wrong type stays wrong)."""
+    and, in JSON, holds a string (so a generated wrong type stays wrong).
+
+    `reusable`: nothing an accepted request does uses it up (a snapshot an image is
+    made from stays as it was; a fixed value), so it is made once per test and given to
+    every request, as one request already gives it to each field it fills. By default a
+    fill is made afresh for each request that may be accepted (an instance is busy once
+    an image is being made from it)."""
 
     location: str
     name: str
     make: Callable[[World], Any]
+    reusable: bool = False
 
 
 @dataclass(frozen=True)
@@ -409,6 +417,7 @@ class Fuzzer:
         self.rules = tuple(rules)
         self.ambiguities = tuple(ambiguities)
         self.lifecycle = lifecycle
+        self._reusable: "WeakKeyDictionary[World, dict[tuple[str, str], Any]]" = WeakKeyDictionary()
         self.operation = operations(dialect)[self.operation_id]
 
     # markers -------------------------------------------------------------------
@@ -435,7 +444,9 @@ class Fuzzer:
         return found
 
     def _provision(self, world: World) -> "Provisioned":
-        return Provisioned(world, self.fills)
+        """Fresh fills for a request (or a set of requests); the reusable ones kept per
+        test (per World): made at most once in it, whatever phase asks."""
+        return Provisioned(world, self.fills, self._reusable.setdefault(world, {}))
 
     def strategy(self, mode: GenerationMode, world: World):
         """Cases of the operation. What the fills and the scope decide (path parameters,
@@ -771,10 +782,11 @@ class Provisioned:
     """The fills' values for one request (or one set of requests), each made the first
     time a request needs it: a body without `backup_id` makes no backup."""
 
-    def __init__(self, world: World, fills: Iterable[Fill]):
+    def __init__(self, world: World, fills: Iterable[Fill], kept: dict[tuple[str, str], Any] | None = None):
         self.world = world
         self.fills = {(f.location, f.name): f for f in fills}
         self.made: dict[tuple[str, str], Any] = {}
+        self.kept = {} if kept is None else kept  # the reusable fills' values, shared with other requests
 
     def keys(self) -> list[tuple[str, str]]:
         return list(self.fills)
@@ -784,7 +796,13 @@ class Provisioned:
 
     def value(self, key: tuple[str, str]) -> Any:
         if key not in self.made:
-            self.made[key] = self.fills[key].make(self.world)
+            fill = self.fills[key]
+            if fill.reusable:
+                if key not in self.kept:
+                    self.kept[key] = fill.make(self.world)
+                self.made[key] = self.kept[key]
+            else:
+                self.made[key] = fill.make(self.world)
         return self.made[key]
 
 
