@@ -417,6 +417,8 @@ class Fuzzer:
         self.rules = tuple(rules)
         self.ambiguities = tuple(ambiguities)
         self.lifecycle = lifecycle
+        self._parameters: list[dict[str, Any]] | None = None
+        self._parameter_validators: dict[tuple[str, str], Draft202012Validator] = {}
         self._reusable: "WeakKeyDictionary[World, dict[tuple[str, str], Any]]" = WeakKeyDictionary()
         self.operation = operations(dialect)[self.operation_id]
 
@@ -565,11 +567,21 @@ class Fuzzer:
                     problems.append(f"the required {parameter['in']} parameter {parameter['name']} is missing")
                 continue
             schema = resolve(self.dialect, parameter.get("schema") or {})
-            if not Draft202012Validator(schema).is_valid(_typed(value, schema)):
+            key = (parameter["in"], parameter["name"])
+            if key not in self._parameter_validators:  # built once per run, not per request
+                self._parameter_validators[key] = Draft202012Validator(schema)
+            if not self._parameter_validators[key].is_valid(_typed(value, schema)):
                 problems.append(f"the {parameter['in']} parameter {parameter['name']}={value!r} breaks its schema")
         return problems
 
     def _declared_parameters(self) -> list[dict[str, Any]]:
+        """The query and header parameters the contract declares (the signing headers
+        left to the target's signing); the same for every request: worked out once."""
+        if self._parameters is None:
+            self._parameters = self._find_declared_parameters()
+        return self._parameters
+
+    def _find_declared_parameters(self) -> list[dict[str, Any]]:
         signing = _security_headers(self.dialect)
         found = []
         for parameter in self.operation.spec.get("parameters") or []:
