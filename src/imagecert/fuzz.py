@@ -620,9 +620,12 @@ class Fuzzer:
             return schema_problems(self.dialect, response, self.operation_id)
         if 200 <= response.status_code < 300:
             return [f"a request that must be refused was accepted with HTTP {response.status_code}"]
-        tried = [_violations(lambda r=r: expect_refusal(api, response, r)) for r in expected.rules]
-        if any(not problems for problems in tried):
-            return []
+        tried = []
+        for rule_id in expected.rules:  # the first rule the refusal matches is enough
+            problems = _violations(lambda r=rule_id: expect_refusal(api, response, r))
+            if not problems:
+                return []
+            tried.append(problems)
         if expected.any_refusal and 400 <= response.status_code < 500:
             return schema_problems(self.dialect, response, self.operation_id)
         if not tried:
