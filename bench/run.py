@@ -5,8 +5,12 @@
 Prints, and writes to bench/results/<date>.json:
 - wall time of `imagecert certify` over all four dialects, serial and with -n 2;
 - fuzz throughput (examples per second) per dialect, from that run's reports;
-- the same contract fuzzed by the bare schemathesis command line (`st run`) against the
-  same server with the same example budget, and the suite's ratio over it;
+- per dialect, `pytest suites/<dialect>/test_fuzz.py` next to the bare schemathesis
+  command line (`st run`, signed by bench/st_sign.py) on the same contract, against one
+  `imagecert mock` and with the same example budget, interleaved, median of
+  `--fuzz-runs` (3): examples/s of each, and the time (wall, and the client process'
+  CPU) per example of imagecert's over bare st's; with `--baseline-src`, another
+  checkout's suites too (before/after in one run);
 - offline replay time of the committed cassettes (`pytest suites --replay`);
 - the reference provider under load, per dialect: valid signed createImage calls (each on
   its own running instance) and unauthenticated reads from several client processes, next
@@ -14,7 +18,7 @@ Prints, and writes to bench/results/<date>.json:
   and the server's CPU time per request (from /proc/<pid>/stat, read around the load only),
   and each figure's ratio over the bare route;
 - certify's speed-up with -n 2, and peak memory (RSS) of the processes it ran.
-`--only provider` runs the load part alone (about a minute).
+`--only provider` runs the load part alone (about a minute), `--only fuzz` the fuzz part.
 Every load it makes goes to 127.0.0.1 only, and every loop is bounded in count and time.
 """
 
@@ -35,7 +39,8 @@ from pathlib import Path
 import requests
 
 from imagecert.contracts import DIALECTS
-from imagecert.provider import server
+from imagecert.fuzz import under_test
+from imagecert.target import load_target
 from imagecert.world import Control, auth_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,32 +77,6 @@ def fuzz_throughput(report_dir: Path) -> dict:
         figures[dialect] = {"examples": examples, "seconds": round(seconds, 2),
                             "examples_per_s": round(examples / seconds, 1) if seconds else None}
     return figures
-
-
-def bare_schemathesis(fuzz_examples: int) -> dict:
-    """`st run` on the huawei-nova contract (token auth: one static header) against the
-    reference provider, with the same example budget as the suite; the path's ids are
-    a real project and server, given through a schemathesis config file."""
-    running = server.start()
-    try:
-        control = running.control_url
-        tenant = requests.post(f"{control}/tenants", json={"dialect": "huawei-nova"}, timeout=10).json()
-        instance = requests.post(f"{control}/resources", json={"tenant_id": tenant["tenant_id"], "kind": "instance",
-                                                                "attributes": {}}, timeout=10).json()["id"]
-        with tempfile.TemporaryDirectory() as scratch:
-            config = Path(scratch) / "schemathesis.toml"
-            config.write_text(f'[parameters]\n"path.project_id" = "{tenant["scope"]["project_id"]}"\n'
-                              f'"path.server_id" = "{instance}"\n', "utf-8")
-            command = [str(BIN / "st"), "--config-file", str(config), "run",
-                       str(ROOT / "contracts/huawei-nova/openapi.yaml"), "--url", running.base_url,
-                       "-H", f"X-Auth-Token: {tenant['auth']['token']}", "--max-examples", str(fuzz_examples),
-                       "--seed", "1", "--no-color", "--include-operation-id", "createImage",
-                       "--phases", "examples,coverage,fuzzing", "--continue-on-failure"]
-            seconds, done = timed(command)
-    finally:
-        running.stop()
-    summary = [line.strip() for line in done.stdout.splitlines() if "generated" in line or line.startswith("===")]
-    return {"wall_s": round(seconds, 2), "exit": done.returncode, "summary": summary[-2:]}
 
 
 # -- fuzzing: imagecert's fuzz suite next to bare `st run`, same server and budget -------
@@ -143,9 +122,6 @@ def _bare_st(dialect: str, target: Path, control: Control, tenant_id: str, scope
     lines = ["[phases.coverage]", "unexpected-methods = []", "", "[parameters]"]
     lines += [f'"{name}" = "{value}"' for name, value in ST_PARAMETERS[dialect](scope, instance).items()]
     config.write_text("\n".join(lines) + "\n", "utf-8")
-    from imagecert.fuzz import under_test
-    from imagecert.target import load_target
-
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT / 'bench'}", "SCHEMATHESIS_HOOKS": "st_sign",
            "IMAGECERT_BENCH_TARGET": str(target)}
     wall, cpu, done = _measured([str(BIN / "st"), "--config-file", str(config), "run",
@@ -189,8 +165,6 @@ def fuzz_vs_bare(fuzz_examples: int, runs: int = 3, baseline: Path | None = None
                     break
             for dialect in dialects or DIALECTS:
                 target = scratch / "targets" / f"{dialect}.toml"
-                from imagecert.target import load_target
-
                 loaded = load_target(target)
                 control = Control(loaded.control_url)
                 measured: dict[str, list[dict]] = {label: [] for label in (*checkouts, "bare_st")}
@@ -442,11 +416,6 @@ def main() -> None:
             print("certify, -n 2 …", flush=True)
             results["certify_n2"] = certify_run(Path(scratch) / "n2", args.fuzz_examples, "2")
         results["certify_speedup_n2"] = round(results["certify_serial"]["wall_s"] / results["certify_n2"]["wall_s"], 2)
-        print("st run (bare schemathesis) …", flush=True)
-        results["st_run_nova"] = bare_schemathesis(args.fuzz_examples)
-        nova = results["fuzz"].get("huawei-nova", {})
-        if nova.get("seconds") and results["st_run_nova"]["wall_s"]:
-            results["suite_over_bare_engine_nova"] = round(nova["seconds"] / results["st_run_nova"]["wall_s"], 2)
         print("replay of the committed cassettes …", flush=True)
         results["replay"] = replay_run()
         results["peak_rss_mb_certify"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
