@@ -5,8 +5,12 @@
 Prints, and writes to bench/results/<date>.json:
 - wall time of `imagecert certify` over all four dialects, serial and with -n 2;
 - fuzz throughput (examples per second) per dialect, from that run's reports;
-- the same contract fuzzed by the bare schemathesis command line (`st run`) against the
-  same server with the same example budget, and the suite's ratio over it;
+- per dialect, `pytest suites/<dialect>/test_fuzz.py` next to the bare schemathesis
+  command line (`st run`, signed by bench/st_sign.py) on the same contract, against one
+  `imagecert mock` and with the same example budget, interleaved, median of
+  `--fuzz-runs` (3): examples/s of each, and the time (wall, and the client process'
+  CPU) per example of imagecert's over bare st's; with `--baseline-src`, another
+  checkout's suites too (before/after in one run);
 - offline replay time of the committed cassettes (`pytest suites --replay`);
 - the reference provider under load, per dialect: valid signed createImage calls (each on
   its own running instance) and unauthenticated reads from several client processes, next
@@ -14,7 +18,7 @@ Prints, and writes to bench/results/<date>.json:
   and the server's CPU time per request (from /proc/<pid>/stat, read around the load only),
   and each figure's ratio over the bare route;
 - certify's speed-up with -n 2, and peak memory (RSS) of the processes it ran.
-`--only provider` runs the load part alone (about a minute).
+`--only provider` runs the load part alone (about a minute), `--only fuzz` the fuzz part.
 Every load it makes goes to 127.0.0.1 only, and every loop is bounded in count and time.
 """
 
@@ -35,7 +39,8 @@ from pathlib import Path
 import requests
 
 from imagecert.contracts import DIALECTS
-from imagecert.provider import server
+from imagecert.fuzz import under_test
+from imagecert.target import load_target
 from imagecert.world import Control, auth_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,30 +79,123 @@ def fuzz_throughput(report_dir: Path) -> dict:
     return figures
 
 
-def bare_schemathesis(fuzz_examples: int) -> dict:
-    """`st run` on the huawei-nova contract (token auth: one static header) against the
-    reference provider, with the same example budget as the suite; the path's ids are
-    a real project and server, given through a schemathesis config file."""
-    running = server.start()
-    try:
-        control = running.control_url
-        tenant = requests.post(f"{control}/tenants", json={"dialect": "huawei-nova"}, timeout=10).json()
-        instance = requests.post(f"{control}/resources", json={"tenant_id": tenant["tenant_id"], "kind": "instance",
-                                                                "attributes": {}}, timeout=10).json()["id"]
-        with tempfile.TemporaryDirectory() as scratch:
-            config = Path(scratch) / "schemathesis.toml"
-            config.write_text(f'[parameters]\n"path.project_id" = "{tenant["scope"]["project_id"]}"\n'
-                              f'"path.server_id" = "{instance}"\n', "utf-8")
-            command = [str(BIN / "st"), "--config-file", str(config), "run",
-                       str(ROOT / "contracts/huawei-nova/openapi.yaml"), "--url", running.base_url,
-                       "-H", f"X-Auth-Token: {tenant['auth']['token']}", "--max-examples", str(fuzz_examples),
-                       "--seed", "1", "--no-color", "--include-operation-id", "createImage",
-                       "--phases", "examples,coverage,fuzzing", "--continue-on-failure"]
-            seconds, done = timed(command)
-    finally:
-        running.stop()
-    summary = [line.strip() for line in done.stdout.splitlines() if "generated" in line or line.startswith("===")]
-    return {"wall_s": round(seconds, 2), "exit": done.returncode, "summary": summary[-2:]}
+# -- fuzzing: imagecert's fuzz suite next to bare `st run`, same server and budget -------
+# The path (and query) parameters bare `st run` is given, per dialect: a real region and
+# project, and a running instance the control protocol makes for each run.
+ST_PARAMETERS = {
+    "jdcloud-vm": lambda scope, instance: {"path.regionId": scope["region_id"], "path.instanceId": instance},
+    "huawei-nova": lambda scope, instance: {"path.project_id": scope["project_id"], "path.server_id": instance},
+    "huawei-ims": lambda scope, instance: {},
+    "apsara-ecs": lambda scope, instance: {"query.RegionId": scope["region_id"]},
+}
+
+
+def _measured(command: list[str], cwd: Path, env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall and CPU seconds (user + system, the child alone) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), done
+
+
+def _imagecert_fuzz(checkout: Path, dialect: str, target: Path, fuzz_examples: int, scratch: Path) -> dict:
+    """`pytest suites/<dialect>/test_fuzz.py` of a checkout against the target: its examples from the report."""
+    report = scratch / "report"
+    env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
+    wall, cpu, done = _measured([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", f"suites/{dialect}/test_fuzz.py",
+                                 "--target", str(target), "--fuzz-examples", str(fuzz_examples),
+                                 "--report-dir", str(report)], checkout, env)
+    path = report / dialect / "compliance.json"
+    examples = json.loads(path.read_text("utf-8"))["fuzz"]["examples"] if path.is_file() else 0
+    return {"wall_s": wall, "cpu_s": cpu, "examples": examples, "exit": done.returncode,
+            "tail": done.stdout.strip().splitlines()[-1:]}
+
+
+def _bare_st(dialect: str, target: Path, control: Control, tenant_id: str, scope: dict, fuzz_examples: int,
+             scratch: Path) -> dict:
+    """Bare `st run` on the dialect's contract and operation under test, signed like a client
+    (bench/st_sign.py), its path parameters naming a fresh running instance."""
+    instance = control.call("POST", "/resources", {"tenant_id": tenant_id, "kind": "instance", "attributes": {}})["id"]
+    config = scratch / "schemathesis.toml"
+    lines = ["[phases.coverage]", "unexpected-methods = []", "", "[parameters]"]
+    lines += [f'"{name}" = "{value}"' for name, value in ST_PARAMETERS[dialect](scope, instance).items()]
+    config.write_text("\n".join(lines) + "\n", "utf-8")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT / 'bench'}", "SCHEMATHESIS_HOOKS": "st_sign",
+           "IMAGECERT_BENCH_TARGET": str(target)}
+    wall, cpu, done = _measured([str(BIN / "st"), "--config-file", str(config), "run",
+                                 str(ROOT / f"contracts/{dialect}/openapi.yaml"),
+                                 "--url", load_target(target).base_url, "--max-examples", str(fuzz_examples),
+                                 "--seed", "1", "--no-color", "--include-operation-id", under_test(dialect),
+                                 "--phases", "examples,coverage,fuzzing", "--continue-on-failure"], ROOT, env)
+    generated = [line for line in done.stdout.splitlines() if " generated" in line]
+    examples = int(generated[-1].split()[0]) if generated else 0
+    return {"wall_s": wall, "cpu_s": cpu, "examples": examples, "exit": done.returncode}
+
+
+def _median_run(runs: list[dict]) -> dict:
+    wall = statistics.median(r["wall_s"] for r in runs)
+    cpu = statistics.median(r["cpu_s"] for r in runs)
+    examples = statistics.median(r["examples"] for r in runs)
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "examples": examples,
+            "examples_per_s": round(examples / wall, 1) if wall else None,
+            "cpu_ms_per_example": round(cpu / examples * 1000, 1) if examples else None,
+            "exits": sorted({r["exit"] for r in runs})}
+
+
+def fuzz_vs_bare(fuzz_examples: int, runs: int = 3, baseline: Path | None = None,
+                 dialects: list[str] | None = None) -> dict:
+    """Per dialect, `runs` times in turn (A/B interleaved): imagecert's fuzz suite (and a
+    baseline checkout's, with `baseline`) and bare `st run`, both against one reference
+    provider started for the bench (`imagecert mock`), with the same example budget.
+    Medians; the ratio is the time per example of imagecert's over bare st's (wall and CPU
+    of the client process alone; the server is another process)."""
+    checkouts = {"imagecert": ROOT}
+    if baseline:
+        checkouts["baseline"] = baseline.resolve().parent
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        mock = _spawn([str(BIN / "imagecert"), "mock", "--port", "0", "--emit-targets", str(scratch / "targets")],
+                      ROOT / "src")
+        try:
+            for line in mock.stdout:  # the target files are written before this line
+                if line.startswith("Press Ctrl-C"):
+                    break
+            for dialect in dialects or DIALECTS:
+                target = scratch / "targets" / f"{dialect}.toml"
+                loaded = load_target(target)
+                control = Control(loaded.control_url)
+                measured: dict[str, list[dict]] = {label: [] for label in (*checkouts, "bare_st")}
+                for n in range(runs):
+                    for label, checkout in checkouts.items():
+                        measured[label].append(_imagecert_fuzz(checkout, dialect, target, fuzz_examples,
+                                                               scratch / f"{label}-{n}"))
+                    (scratch / f"st-{n}").mkdir(exist_ok=True)
+                    measured["bare_st"].append(_bare_st(dialect, target, control, loaded.tenant_id, loaded.scope,
+                                                        fuzz_examples, scratch / f"st-{n}"))
+                row = {label: _median_run(found) for label, found in measured.items()}
+                bare = row["bare_st"]
+                for label in checkouts:
+                    mine = row[label]
+                    if mine["examples"] and bare["examples"]:
+                        mine["over_bare_st"] = {
+                            "wall_per_example": round((mine["wall_s"] / mine["examples"])
+                                                      / (bare["wall_s"] / bare["examples"]), 2),
+                            "cpu_per_example": round((mine["cpu_s"] / mine["examples"])
+                                                     / (bare["cpu_s"] / bare["examples"]), 2)}
+                figures[dialect] = row
+                print(f"  {dialect}: " + "; ".join(
+                    f"{label} {r['examples_per_s']} examples/s ({r['examples']} in {r['wall_s']} s, "
+                    f"{r['cpu_ms_per_example']} ms CPU each)"
+                    + (f", ×{r['over_bare_st']['wall_per_example']} wall ×{r['over_bare_st']['cpu_per_example']} CPU"
+                       " per example of bare st" if "over_bare_st" in r else "")
+                    for label, r in row.items()), flush=True)
+        finally:
+            mock.terminate()
+            mock.wait(timeout=10)
+    return figures
 
 
 def replay_run() -> dict:
@@ -298,14 +396,19 @@ def main() -> None:
     parser.add_argument("--load-calls", type=int, default=1500, help="calls per load phase (default 1500)")
     parser.add_argument("--load-seconds", type=float, default=6.0, help="longest a load phase runs (default 6)")
     parser.add_argument("--baseline-src", type=Path, metavar="DIR",
-                        help="also load the provider of another checkout's src/ (before/after in one run)")
-    parser.add_argument("--only", choices=("provider", "certify"), help="run one part of the bench")
+                        help="also load the provider, and fuzz with the suites, of another checkout (its src/): before/after in one run")
+    parser.add_argument("--only", choices=("provider", "certify", "fuzz"), help="run one part of the bench")
+    parser.add_argument("--fuzz-runs", type=int, default=3, help="interleaved runs per fuzz figure (median; default 3)")
+    parser.add_argument("--dialect", action="append", choices=DIALECTS, help="fuzz figures for these dialects only")
     args = parser.parse_args()
 
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                      "fuzz_examples": args.fuzz_examples}
-    if args.only != "provider":
+    if args.only in (None, "fuzz"):
+        print("fuzz suites next to bare st run (interleaved, medians) …", flush=True)
+        results["fuzz_vs_bare_st"] = fuzz_vs_bare(args.fuzz_examples, args.fuzz_runs, args.baseline_src, args.dialect)
+    if args.only in (None, "certify"):
         with tempfile.TemporaryDirectory() as scratch:
             print("certify, serial …", flush=True)
             results["certify_serial"] = certify_run(Path(scratch) / "serial", args.fuzz_examples, None)
@@ -313,19 +416,15 @@ def main() -> None:
             print("certify, -n 2 …", flush=True)
             results["certify_n2"] = certify_run(Path(scratch) / "n2", args.fuzz_examples, "2")
         results["certify_speedup_n2"] = round(results["certify_serial"]["wall_s"] / results["certify_n2"]["wall_s"], 2)
-        print("st run (bare schemathesis) …", flush=True)
-        results["st_run_nova"] = bare_schemathesis(args.fuzz_examples)
-        nova = results["fuzz"].get("huawei-nova", {})
-        if nova.get("seconds") and results["st_run_nova"]["wall_s"]:
-            results["suite_over_bare_engine_nova"] = round(nova["seconds"] / results["st_run_nova"]["wall_s"], 2)
         print("replay of the committed cassettes …", flush=True)
         results["replay"] = replay_run()
         results["peak_rss_mb_certify"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
-    if args.only != "certify":
+    if args.only in (None, "provider"):
         print(f"provider load ({CLIENTS} client processes) …", flush=True)
         results["provider_load"] = provider_load(args.load_calls, args.load_seconds, args.baseline_src)
 
-    out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}.json"
+    part = f"-{args.only}" if args.only else ""  # a partial run does not overwrite the full one
+    out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}{part}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     print(json.dumps(results, indent=2))

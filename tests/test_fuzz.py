@@ -172,3 +172,70 @@ def test_an_armed_5xx_is_a_failure():
     finally:
         running.stop()
     assert node.user_properties[0][1]["failures"]
+
+
+
+
+REGEX_MEMO_PROBE = """
+import json
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from imagecert import fuzz
+
+original = st.from_regex
+built, asked = [], [0]
+
+def counting(regex, fullmatch=False, *, alphabet=None):
+    built.append(getattr(regex, "pattern", regex))
+    return original(regex, fullmatch=fullmatch, alphabet=alphabet)
+
+class Memo(dict):
+    def get(self, key, default=None):
+        asked[0] += 1
+        return super().get(key, default)
+
+fuzz._FROM_REGEX, fuzz._REGEX_STRATEGIES = counting, Memo()
+operation = fuzz.load_schema("apsara-ecs").find_operation_by_id(fuzz.under_test("apsara-ecs"))
+bodies, on = [], []
+with fuzz.memoized_regex_strategies():
+    on.append(st.from_regex is fuzz._memoized_from_regex)
+
+    @seed(3)
+    @settings(max_examples=2, database=None, deadline=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(GenerationMode.NEGATIVE))
+    def draw(case):
+        bodies.append(case.body)
+
+    draw()
+print(json.dumps({"on": on[0], "restored": st.from_regex is original, "bodies": len(bodies),
+                  "built": built, "asked": asked[0]}))
+"""
+
+
+def test_regex_strategies_are_built_once_per_pattern_and_alphabet():
+    """The engine's memo of `st.from_regex` (imagecert.fuzz.memoized_regex_strategies)
+    only works while schemathesis reaches hypothesis' regex strategies through
+    `hypothesis.strategies.from_regex`, again for every negative draw of Apsara's form
+    (its CJK patterns): if a schemathesis or hypothesis upgrade changes that, this fails
+    (and says whether the memo is now dead code or building twice). In a fresh process:
+    what earlier tests drew is cached by schemathesis and would hide the calls."""
+    import subprocess
+    import sys
+
+    import os
+
+    src = str(SUITES.parent / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-c", REGEX_MEMO_PROBE], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["on"] and found["restored"], found
+    assert found["bodies"] == 2
+    built = found["built"]
+    assert built, "schemathesis no longer builds patterned strings through hypothesis.strategies.from_regex"
+    assert len(built) == len(set(built)), \
+        f"{len(built)} regex strategies built for {len(set(built))} patterns: some more than once"
+    assert found["asked"] > len(built), "no regex strategy was asked for twice: the memo no longer saves anything"

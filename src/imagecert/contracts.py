@@ -143,17 +143,25 @@ def _entry(raw: dict[str, Any]) -> Entry:
     )
 
 
+# libyaml's safe loader where PyYAML has it: the same documents, parsed about ten times
+# faster (every test process reads each dialect's contract and catalog once)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+
+
 @cache
 def load_catalog(dialect: str) -> Catalog:
     path = contracts_dir() / dialect / "constraints.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = _load_yaml(path)
     return Catalog(data["dialect"], data["prefix"], tuple(_entry(e) for e in data["entries"]))
 
 
 @cache
 def load_contract(dialect: str) -> dict[str, Any]:
-    path = contracts_dir() / dialect / "openapi.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return _load_yaml(contracts_dir() / dialect / "openapi.yaml")
 
 
 def contract_path(dialect: str) -> Path:

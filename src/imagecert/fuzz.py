@@ -41,6 +41,7 @@ import re
 import shlex
 import time
 import zlib
+from contextlib import contextmanager
 from contextvars import ContextVar
 from copy import deepcopy
 from dataclasses import dataclass, replace
@@ -48,6 +49,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
+from weakref import WeakKeyDictionary
 
 import hypothesis
 import pytest
@@ -101,11 +103,18 @@ class Fill:
     (`dataDisks.*.cloudDiskSpec.snapshotId`), or a form's flat name where `*` stands
     for a number (`DiskDeviceMapping.*.SnapshotId`). A body field is filled only where
     the generated body carries it (so every branch of a `oneOf` keeps being generated)
-    and, in JSON, holds a string (so a generated wrong type stays wrong)."""
+    and, in JSON, holds a string (so a generated wrong type stays wrong).
+
+    `reusable`: nothing an accepted request does uses it up (a snapshot an image is
+    made from stays as it was; a fixed value), so it is made once per test and given to
+    every request, as one request already gives it to each field it fills. By default a
+    fill is made afresh for each request that may be accepted (an instance is busy once
+    an image is being made from it)."""
 
     location: str
     name: str
     make: Callable[[World], Any]
+    reusable: bool = False
 
 
 @dataclass(frozen=True)
@@ -343,6 +352,49 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           documented_answer]
 
 
+# -- hypothesis' regex strategies, built once per (pattern, alphabet) ----------------------
+#
+# schemathesis builds the strategy of a patterned string anew for every draw in the
+# negative phase (each draw mutates the schema and builds from it) and filters it, and a
+# filtered `st.from_regex` is a new lazy strategy that parses the pattern again and
+# intersects each of its character classes with the alphabet: for the contracts' CJK
+# classes that is most of the time a negative draw takes, for a handful of distinct
+# patterns. No schemathesis or hypothesis option caches it, so while a phase runs
+# `hypothesis.strategies.from_regex` (public) answers with one strategy per (pattern,
+# fullmatch, alphabet), built once for the process: a `st.deferred` over hypothesis' own,
+# so that filtering or mapping it never builds it again. It relies on schemathesis calling
+# `st.from_regex` through the module (tests/test_fuzz.py fails loudly when it stops).
+# The strategies are the same ones hypothesis would build: same values, same seeds.
+
+_FROM_REGEX = st.from_regex
+_REGEX_STRATEGIES: dict[tuple[Any, ...], Any] = {}  # (pattern, fullmatch, alphabet): strategy; alphabets kept alive
+
+
+def _memoized_from_regex(regex, fullmatch: bool = False, *, alphabet=None):
+    key = (type(regex), regex, bool(fullmatch), alphabet)
+    try:
+        found = _REGEX_STRATEGIES.get(key)
+    except TypeError:  # an unhashable alphabet (a list of characters): nothing to share
+        return _FROM_REGEX(regex, fullmatch=fullmatch, alphabet=alphabet)
+    if found is None:
+        built = _FROM_REGEX(regex, fullmatch=fullmatch, alphabet=alphabet)
+        found = _REGEX_STRATEGIES[key] = st.deferred(lambda: built)
+    return found
+
+
+@contextmanager
+def memoized_regex_strategies():
+    """While the block runs, `st.from_regex` gives the strategy built once per key."""
+    if st.from_regex is _memoized_from_regex:  # nested: already on
+        yield
+        return
+    previous, st.from_regex = st.from_regex, _memoized_from_regex
+    try:
+        yield
+    finally:
+        st.from_regex = previous
+
+
 # -- the engine ---------------------------------------------------------------------------
 
 
@@ -365,6 +417,9 @@ class Fuzzer:
         self.rules = tuple(rules)
         self.ambiguities = tuple(ambiguities)
         self.lifecycle = lifecycle
+        self._parameters: list[dict[str, Any]] | None = None
+        self._parameter_validators: dict[tuple[str, str], Draft202012Validator] = {}
+        self._reusable: "WeakKeyDictionary[World, dict[tuple[str, str], Any]]" = WeakKeyDictionary()
         self.operation = operations(dialect)[self.operation_id]
 
     # markers -------------------------------------------------------------------
@@ -391,7 +446,9 @@ class Fuzzer:
         return found
 
     def _provision(self, world: World) -> "Provisioned":
-        return Provisioned(world, self.fills)
+        """Fresh fills for a request (or a set of requests); the reusable ones kept per
+        test (per World): made at most once in it, whatever phase asks."""
+        return Provisioned(world, self.fills, self._reusable.setdefault(world, {}))
 
     def strategy(self, mode: GenerationMode, world: World):
         """Cases of the operation. What the fills and the scope decide (path parameters,
@@ -510,11 +567,21 @@ class Fuzzer:
                     problems.append(f"the required {parameter['in']} parameter {parameter['name']} is missing")
                 continue
             schema = resolve(self.dialect, parameter.get("schema") or {})
-            if not Draft202012Validator(schema).is_valid(_typed(value, schema)):
+            key = (parameter["in"], parameter["name"])
+            if key not in self._parameter_validators:  # built once per run, not per request
+                self._parameter_validators[key] = Draft202012Validator(schema)
+            if not self._parameter_validators[key].is_valid(_typed(value, schema)):
                 problems.append(f"the {parameter['in']} parameter {parameter['name']}={value!r} breaks its schema")
         return problems
 
     def _declared_parameters(self) -> list[dict[str, Any]]:
+        """The query and header parameters the contract declares (the signing headers
+        left to the target's signing); the same for every request: worked out once."""
+        if self._parameters is None:
+            self._parameters = self._find_declared_parameters()
+        return self._parameters
+
+    def _find_declared_parameters(self) -> list[dict[str, Any]]:
         signing = _security_headers(self.dialect)
         found = []
         for parameter in self.operation.spec.get("parameters") or []:
@@ -553,9 +620,12 @@ class Fuzzer:
             return schema_problems(self.dialect, response, self.operation_id)
         if 200 <= response.status_code < 300:
             return [f"a request that must be refused was accepted with HTTP {response.status_code}"]
-        tried = [_violations(lambda r=r: expect_refusal(api, response, r)) for r in expected.rules]
-        if any(not problems for problems in tried):
-            return []
+        tried = []
+        for rule_id in expected.rules:  # the first rule the refusal matches is enough
+            problems = _violations(lambda r=rule_id: expect_refusal(api, response, r))
+            if not problems:
+                return []
+            tried.append(problems)
         if expected.any_refusal and 400 <= response.status_code < 500:
             return schema_problems(self.dialect, response, self.operation_id)
         if not tried:
@@ -611,7 +681,7 @@ class Fuzzer:
         then schemathesis' coverage phase: each documented limit just under, at and
         over, each keyword broken once."""
         run = Run(node, None)
-        with run:
+        with run, memoized_regex_strategies():
             shared = self._provision(world)
             for case in self._contract_examples():
                 example = deepcopy(case.body)
@@ -633,7 +703,7 @@ class Fuzzer:
             not_verified("every accepted request makes an image, and the target file's "
                          "[provisioning] max_images is 0")
         run = Run(node, phase_seed(node, "positive"))
-        with run:
+        with run, memoized_regex_strategies():
             @_settings(node, run.seed, cap=world.max_images)
             @given(case=self.strategy(GenerationMode.POSITIVE, world))
             def valid_request(case):
@@ -650,7 +720,7 @@ class Fuzzer:
         """Generated schema-invalid requests, against one set of provisioned resources
         (a refused request changes nothing; the image count is checked after)."""
         run = Run(node, phase_seed(node, "negative"))
-        with run:
+        with run, memoized_regex_strategies():
             made = self._provision(world)
             accepted: list[bool] = []
             before = world.resources("image")
@@ -677,7 +747,7 @@ class Fuzzer:
         if not world.controlled:
             not_verified("the stateful phase makes images and settles their jobs: it needs the control protocol")
         run = Run(node, phase_seed(node, "stateful"))
-        with run:
+        with run, memoized_regex_strategies():
             machine = _lifecycle_machine(self, world, run, self._valid_requests(world, node, run.seed))
             try:
                 run_state_machine_as_test(hypothesis.seed(run.seed)(machine),
@@ -753,10 +823,11 @@ class Provisioned:
     """The fills' values for one request (or one set of requests), each made the first
     time a request needs it: a body without `backup_id` makes no backup."""
 
-    def __init__(self, world: World, fills: Iterable[Fill]):
+    def __init__(self, world: World, fills: Iterable[Fill], kept: dict[tuple[str, str], Any] | None = None):
         self.world = world
         self.fills = {(f.location, f.name): f for f in fills}
         self.made: dict[tuple[str, str], Any] = {}
+        self.kept = {} if kept is None else kept  # the reusable fills' values, shared with other requests
 
     def keys(self) -> list[tuple[str, str]]:
         return list(self.fills)
@@ -766,7 +837,13 @@ class Provisioned:
 
     def value(self, key: tuple[str, str]) -> Any:
         if key not in self.made:
-            self.made[key] = self.fills[key].make(self.world)
+            fill = self.fills[key]
+            if fill.reusable:
+                if key not in self.kept:
+                    self.kept[key] = fill.make(self.world)
+                self.made[key] = self.kept[key]
+            else:
+                self.made[key] = fill.make(self.world)
         return self.made[key]
 
 

@@ -168,11 +168,11 @@ def available(body) -> bool:
 FUZZ = Fuzzer(
     DIALECT,
     fills=[
-        Fill("body", "RegionId", region),
-        Fill("body", "regionId", region),
+        Fill("body", "RegionId", region, reusable=True),
+        Fill("body", "regionId", region, reusable=True),
         Fill("body", "InstanceId", lambda world: world.make("instance", role="instance.running", status="Running")),
-        Fill("body", "SnapshotId", snapshot),
-        Fill("body", "DiskDeviceMapping.*.SnapshotId", snapshot),
+        Fill("body", "SnapshotId", snapshot, reusable=True),  # an image made from a snapshot leaves it as it was
+        Fill("body", "DiskDeviceMapping.*.SnapshotId", snapshot, reusable=True),
         Fill("body", "ClientToken", lambda world: uuid.uuid4().hex),
     ],
     rules=[CatalogRule("APS-P003", tag_value_without_key, value_without_its_key),

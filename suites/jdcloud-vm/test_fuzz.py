@@ -79,7 +79,8 @@ FUZZ = Fuzzer(
         Fill("path", "instanceId", lambda world: world.make("instance", role="instance.running", status="running")),
         Fill("body", "dataDisks.*.cloudDiskSpec.snapshotId",
              lambda world: world.make("snapshot", role="snapshot.available", status="available",
-                                      size_gb=SMALLEST_DISK_GB)),
+                                      size_gb=SMALLEST_DISK_GB),
+             reusable=True),  # an image made with a disk from a snapshot leaves the snapshot as it was
     ],
     rules=[CatalogRule("JD-R007", names_a_device_twice, device_named_twice)],
     ambiguities=[Ambiguity("JD-D003", disk_without_type_or_snapshot),
