@@ -58,6 +58,18 @@ def test_an_unknown_rule_id_is_exit_2_with_one_line(tmp_path, capsys):
     assert error.count("\n") == 1 and "JD-X999" in error
 
 
+def test_plain_pytest_with_an_unknown_rule_id_is_exit_2_with_one_line():
+    """`pytest suites/ --constraint JD-X999`, not through certify: the plugin itself refuses."""
+    from imagecert.certify import suites_dir
+
+    run = subprocess.run([sys.executable, "-m", "pytest", str(suites_dir()), "--constraint", "JD-X999",
+                          "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.stderr.count("\n") == 1 and "JD-X999" in run.stderr and "no such rule" in run.stderr, run.stderr
+    assert "collected" not in run.stdout, "it collected the suites before refusing"
+
+
 def test_list_defects_names_every_defect(capsys):
     assert main(["mock", "--list-defects"]) == 0
     listed = capsys.readouterr().out.splitlines()

@@ -105,6 +105,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     config.pluginmanager.register(Recorder(state), "imagecert-recorder")
     _use_cassettes(config, state)
+    _check_constraints(config, state)
+
+
+def _check_constraints(config: pytest.Config, state: RunState) -> None:
+    """Every --constraint id must be a rule of a dialect this run certifies: an unknown id
+    would select nothing, so it is a one-line error and exit 2, before anything is collected."""
+    wanted = config.getoption("constraint")
+    if not wanted:
+        return
+    dialects = [d for d in DIALECTS if (not state.targets or d in state.targets)
+                and (not config.getoption("dialect") or d in config.getoption("dialect"))]
+    known = {i for d in dialects for i in load_catalog(d).by_id}
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        pytest.exit(f"imagecert: --constraint {', '.join(unknown)}: no such rule in {', '.join(dialects)} "
+                    "(the ids are in contracts/<dialect>/constraints.yaml)", returncode=2)
 
 
 def _use_cassettes(config: pytest.Config, state: RunState) -> None:
