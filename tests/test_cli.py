@@ -92,13 +92,46 @@ def test_certifying_the_embedded_provider_is_exit_0_with_a_table_and_reports(tmp
     document = json.loads((tmp_path / DIALECT / "compliance.json").read_text("utf-8"))
     assert document["verdict"] == "certified" and document["summary"]["passed"] > 0
     assert (tmp_path / DIALECT / "compliance.html").is_file() and (tmp_path / DIALECT / "junit.xml").is_file()
+    assert document["target"]["embedded"] is True and document["target"]["base_url"].startswith("http://127.0.0.1:")
+    assert "the embedded reference provider (imagecert" in (tmp_path / DIALECT / "compliance.html").read_text("utf-8")
+
+
+def test_a_control_target_whose_auth_scheme_cannot_sign_its_dialect_is_exit_2(tmp_path, capsys):
+    target = tmp_path / "jd.toml"
+    target.write_text(
+        'dialect = "jdcloud-vm"\nbase_url = "http://127.0.0.1:9"\n[scope]\nregion_id = "cn-north-1"\n'
+        '[auth]\nscheme = "huawei-aksk"\naccess_key = "AK0123456789abcdef"\nsecret_key = "SK-not-shown"\n'
+        '[provisioning]\nmode = "control"\ncontrol_url = "http://127.0.0.1:9/_imagecert/v1"\ntenant_id = "t-dev"\n',
+        encoding="utf-8")
+    assert main(["certify", "--target", str(target), "--report-dir", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "scheme huawei-aksk does not sign jdcloud-vm" in error, error
+    assert "SK-not-shown" not in error and not (tmp_path / "r").exists()
 
 
 def test_a_broken_provider_is_exit_1_and_the_report_names_the_rule(tmp_path, capsys, broken_provider):
+    """Also: another dialect's report left in the folder by an earlier run is marked stale, and
+    the report says whose credentials signed (each test's tenant: scheme, key hints, no secret)."""
+    from imagecert.report import write_reports
+    from imagecert.secrets import key_hint
+
     running, defect = broken_provider
+    earlier = {"x": {"nodeid": "suites/huawei-ims/test_x.py::test_x", "dialect": "huawei-ims", "constraints": [],
+                     "outcome": "passed", "reason": None, "duration_s": 0.0, "exchanges": []}}
+    write_reports(tmp_path / "r", earlier, None, started_at="2026-01-01T00:00:00Z")
     target = running.write_targets(tmp_path / "targets")[DIALECT]
     assert main(["certify", "--target", str(target), "--report-dir", str(tmp_path / "r")]) == 1
     out = capsys.readouterr().out
+    assert (f"stale: {tmp_path / 'r'} also holds reports of an earlier run, not of this one: "
+            "huawei-ims (incomplete, started 2026-01-01T00:00:00Z)") in out
+    index = json.loads((tmp_path / "r" / "index.json").read_text("utf-8"))
+    assert {r["dialect"]: r["stale"] for r in index["reports"]} == {"huawei-ims": True, DIALECT: False}
+    signed = json.loads((tmp_path / "r" / DIALECT / "compliance.json").read_text("utf-8"))["signed_by"]
+    issued = [t.auth for t in running.provider.store.tenants.values() if t.auth.get("scheme") == "jdcloud-hmac"]
+    assert signed["schemes"] == ["jdcloud-hmac"] and signed["whose"] == ["tenant"] and signed["tenants"] > 10
+    assert set(signed["access_keys"]) <= {key_hint(a["access_key"]) for a in issued}
+    written = "".join(p.read_text("utf-8") for p in (tmp_path / "r" / DIALECT).iterdir())
+    assert not [a for a in issued if a["secret_key"] in written or a["access_key"] in written]
     assert "FAILED [" in out and "not certified" in out
     lines = out.splitlines()
     failed = next(i for i, line in enumerate(lines) if line.startswith("  FAILED ["))

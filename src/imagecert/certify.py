@@ -252,6 +252,11 @@ def mark_interrupted(report_dir: Path, dialects: list[str]) -> dict[str, list[st
         document["not_reached"] = [row["id"] for row in rows if row["result"] == "not_verified"]
         write_one(report_dir, document)
         unreached[dialect] = document["not_reached"]
+    if unreached and (report_dir / "index.json").is_file():  # the index shows the verdicts as rewritten
+        from imagecert.report import write_index
+
+        run = json.loads((report_dir / "index.json").read_text("utf-8"))["this_run"]
+        write_index(report_dir, run["dialects"], run["started_at"])
     return unreached
 
 
@@ -299,4 +304,11 @@ def certify(args: Any, out: TextIO | None = None) -> int:
         raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")
     text, verdicts = table(report_dir, dialects)
     out.write("\n" + text + "\n")
+    from imagecert.report import stale_reports
+
+    stale = stale_reports(report_dir)
+    if stale:  # another run's reports beside this one's: say so, they count for nothing here
+        out.write(f"stale: {report_dir} also holds reports of an earlier run, not of this one: "
+                  + "; ".join(f"{r['dialect']} ({r['verdict']}, started {r['started_at']})" for r in stale)
+                  + f" (see {report_dir / 'index.html'})\n")
     return exit_status(verdicts)

@@ -203,6 +203,7 @@ def world(request: pytest.FixtureRequest):
                "profile": request.config.getoption("profile")}
     made = World(state.target(dialect), options)
     request.node.stash[_WORLD] = made
+    request.node.user_properties.append(("imagecert_signed_by", made.signed_by))
     _label_for_allure(dialect, constraint_ids(request.node))
     yield made
     made.close()
@@ -261,6 +262,8 @@ class Recorder:
             "duration_s": 0.0, "exchanges": [], "fuzz": props.get("imagecert_fuzz"),
         })
         entry["duration_s"] += report.duration
+        if props.get("imagecert_signed_by"):
+            entry["signed_by"] = props["imagecert_signed_by"]
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             entry["outcome"] = "not_verified"
@@ -283,6 +286,7 @@ class Recorder:
         from imagecert.report import write_reports
 
         write_reports(Path(report_dir), self.state.results, self.state.targets or None,
+                      embedded=self.state.uses_embedded,
                       profile=config.getoption("profile"), ims_document=config.getoption("ims_document"),
                       started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                       duration_s=time.time() - self.started,
