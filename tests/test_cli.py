@@ -135,7 +135,7 @@ def test_a_broken_provider_is_exit_1_and_the_report_names_the_rule(tmp_path, cap
     assert "FAILED [" in out and "not certified" in out
     lines = out.splitlines()
     failed = next(i for i, line in enumerate(lines) if line.startswith("  FAILED ["))
-    assert lines[failed + 1].strip(), "the failure's one-line reason follows its test id"
+    assert "expected" in lines[failed + 1] and "got" in lines[failed + 1], "the one-line reason (expected vs got) follows"
     assert lines[failed + 2].strip() == f"evidence: {tmp_path / 'r' / DIALECT / 'compliance.html'}"
     document = json.loads((tmp_path / "r" / DIALECT / "compliance.json").read_text("utf-8"))
     assert defect.rule in document["failed_required"] or any(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -150,15 +151,18 @@ def test_the_page_puts_failed_rules_first_and_filters_by_result_level_and_kind(t
                                outcome(dialect, [entries[-1].id], "failed", nodeid="b", reason="expected 400, got 200")],
                      TARGET)
     page = (write_one(tmp_path, document).parent / "compliance.html").read_text("utf-8")
-    rows = page.split("<tr class='")[1:]
-    assert rows[0].startswith("failed") and entries[-1].id in rows[0]
-    results = [r.split("'")[0] for r in rows]
+    rows = re.findall(r"<tr id='rule-([^']+)' class='([^']+)'", page)
+    assert rows[0] == (entries[-1].id, "failed")
+    results = [result for _, result in rows]
     rank = {"failed": 0, "not_verified": 1}
     assert results == sorted(results, key=lambda r: rank.get(r, 2)) and "passed" in results
     for key in ("result", "level", "kind"):
         assert f'data-key="{key}"' in page and f"data-{key}=" in page
     assert "Noto Sans CJK SC" in page and "Microsoft YaHei" in page
-    assert "<p class='why'>why:</p><pre>expected 400, got 200</pre>" in page
+    assert "<p class='reason'><b>why:</b> expected 400, got 200</p>" in page
+    failures = page.split('<ol id="failures">', 1)[1].split("</ol>", 1)[0]  # the first screen: what failed
+    assert failures.count("<li>") == 1 and entries[-1].id in failures and "expected 400, got 200" in failures
+    assert page.index('id="failures"') < page.index('<table class="rules">')
 
 
 def test_a_quote_from_a_markdown_table_reads_as_its_cells():

@@ -130,9 +130,11 @@ class Progress:
             rules = ", ".join(props.get("imagecert_failed_rules") or props.get("imagecert_constraints", []))
             self.out.write(f"  FAILED [{rules}] {report.nodeid}\n")
             crash = getattr(report.longrepr, "reprcrash", None)  # the assertion's words: expected vs got
-            reason = (crash.message if crash is not None else report.longreprtext or "").strip().splitlines()
+            from imagecert.report import one_line
+
+            reason = one_line(crash.message if crash is not None else report.longreprtext or "")
             if reason:
-                self.out.write(f"         {reason[0][:300]}\n")
+                self.out.write(f"         {reason[:300]}\n")
             if self.report_dir is not None:
                 self.out.write(f"         evidence: {self.report_dir / dialect / 'compliance.html'}\n")
         if report.when == "teardown":

@@ -285,6 +285,22 @@ def _exchange_text(x: dict[str, Any]) -> str:
             f"< {x['status']}\n{back}  {x['response_body']}\n")
 
 
+def one_line(message: str) -> str:
+    """A failure's reason in one line: a RuleViolation's findings (its `- expected …, got …`
+    lines, before the exchanges), else the message's first line."""
+    lines = message.strip().splitlines()
+    findings = []
+    for line in lines[1:]:
+        if not line.strip() or line.startswith(">"):
+            break
+        if line.strip().startswith("- "):
+            findings.append(line.strip()[2:])
+    if findings:
+        rule = lines[0].split("]", 1)[0].split("[", 1)[-1] if "[" in lines[0] else ""
+        return (f"[{rule}] " if rule else "") + "; ".join(findings)
+    return lines[0] if lines else ""
+
+
 COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "not_verified": "#9a6700", "not_testable": "#57606a"}
 
 
@@ -314,7 +330,8 @@ def render_html(document: dict[str, Any]) -> str:
             f"<details><summary>exchanges of {e(f['test'])}</summary><pre>{e(''.join(_exchange_text(x) for x in f['exchanges']))}</pre></details>"
             for f in row["failures"])
         if row["result"] == "failed" and row["reason"]:
-            reason = f"<p class='why'>why:</p><pre>{e(row['reason'])}</pre>"
+            reason = (f"<p class='reason'><b>why:</b> {e(one_line(row['reason']))}</p>"
+                      f"<details><summary>the whole failure</summary><pre>{e(row['reason'])}</pre></details>")
         elif row["result"] == "not_testable":
             reason = (f"<p class='why'>No test can show this{' (required, but left out of the score)' if row['required'] else ''}:"
                       f"</p>{e(row['reason'] or 'the catalog says why not')}")
@@ -325,7 +342,7 @@ def render_html(document: dict[str, Any]) -> str:
         tests = f"<ul class='tests'>{''.join(f'<li><code>{e(t)}</code></li>' for t in row['tests'])}</ul>" if row["tests"] else ""
         quote = _plain_quote(row["quote"])
         rows.append(
-            f"<tr class='{row['result']}' data-result='{e(row['result'])}' data-level='{e(row['level'])}' data-kind='{e(row['kind'])}'>"
+            f"<tr id='rule-{e(row['id'])}' class='{row['result']}' data-result='{e(row['result'])}' data-level='{e(row['level'])}' data-kind='{e(row['kind'])}'>"
             f"<td><code>{e(row['id'])}</code><br><small>{e(row['kind'])}, {e(row['level'])}"
             f"{', required' if row['required'] else ''}</small></td>"
             f"<td lang='{'zh' if any(ord(c) > 0x2e80 for c in quote) else 'en'}'>{e(quote)}"
@@ -348,13 +365,20 @@ def render_html(document: dict[str, Any]) -> str:
         else:
             targets.append(f"<code>{e(url)}</code>")
     failed = document["failed_required"]
+    failing = [r for r in every if r["result"] == "failed"]
+    what_failed = "".join(
+        f"<li><a href='#rule-{e(r['id'])}'><code>{e(r['id'])}</code></a> <small>{e(r['level'])}"
+        f"{', required' if r['required'] else ''}</small> — {e(r['summary'])}<br>"
+        f"<span class='got'>{e(one_line(r['reason'] or ''))}</span></li>" for r in failing)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>imagecert — {e(document['dialect'])}: {e(verdict)}</title>
 <style>
 body {{ font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
   "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; margin: 2em; color: #1f2328; }}
 ul.tests {{ margin: 0; padding-left: 1.2em; }} p.why {{ margin: .3em 0 0; font-weight: bold; }}
+p.reason {{ margin: .3em 0 0; }}
 #filters label {{ margin-right: 1em; }}
+#failures li {{ margin-bottom: .3em; }} #failures .got {{ color: #cf222e; font-family: ui-monospace, monospace; font-size: .9em; }}
 .verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
 table {{ border-collapse: collapse; width: 100%; margin-top: 1em; }}
 td, th {{ border: 1px solid #d0d7de; padding: .4em; vertical-align: top; text-align: left; overflow-wrap: anywhere; }}
@@ -366,6 +390,9 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
 <h1>imagecert compliance report — <code>{e(document['dialect'])}</code></h1>
 <p class="verdict" id="verdict">{e(verdict.upper())}</p>
 <p id="failed-rules">{('Failed required rules: ' + ', '.join(f'<code>{e(i)}</code>' for i in failed)) if failed else 'No required rule failed.'}</p>
+<p id="toc">Contents: {'<a href="#what-failed">what failed</a> · ' if failing else ''}<a href="#rules">rules</a>
+ · <a href="#return-codes">return codes observed</a></p>
+{f'<h2 id="what-failed">What failed ({len(failing)})</h2><ol id="failures">{what_failed}</ol>' if failing else ''}
 <p>Target: {', '.join(targets)} · profile <b>{e(document['profile'])}</b>
  · signed with {_signed_by_html(document.get('signed_by'))}
  · started {e(document['started_at'])} · {document['duration_s']} s · imagecert {e(document['imagecert_version'])}</p>
@@ -373,7 +400,7 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
  ({score['not_verified']} not verified, counted apart) ·
  passed {s['passed']}, failed {s['failed']}, not verified {s['not_verified']}, not testable {s['not_testable']}
  · fuzz examples {document['fuzz']['examples']}, fuzz failures {len(document['fuzz']['failures'])}</p>
-<h2>Rules</h2>
+<h2 id="rules">Rules</h2>
 <p id="filters"><label>result <select data-key="result"><option value="">all</option><option value="failed">failed</option>
 <option value="not_verified">not verified</option><option value="passed">passed</option><option value="not_testable">not testable</option></select></label>
 <label>level <select data-key="level"><option value="">all</option>{options['level']}</select></label>
@@ -390,7 +417,7 @@ selects.forEach(s => s.addEventListener("change", () => {{
   }});
 }}));
 </script>
-<h2>Return codes observed</h2>
+<h2 id="return-codes">Return codes observed</h2>
 <table><tr><th>rule</th><th>HTTP</th><th>code</th><th>observed</th></tr>{coverage}</table>
 </body></html>
 """
