@@ -70,6 +70,26 @@ def test_plain_pytest_with_an_unknown_rule_id_is_exit_2_with_one_line():
     assert "collected" not in run.stdout, "it collected the suites before refusing"
 
 
+def test_the_readme_synopsis_names_every_option_and_help_gives_the_exit_statuses(capsys):
+    import argparse
+    from pathlib import Path
+
+    from imagecert.cli import parser
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    synopsis = readme.split("\nimagecert certify [", 1)[1].split("```", 1)[0]
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in {**commands, "report merge": commands["report"]._actions[-1].choices["merge"]}.items():
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in synopsis, f"the README's synopsis leaves out {name} {flag}"
+    for argv in (["--help"], ["certify", "--help"], ["replay", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "exit status:" in capsys.readouterr().out, f"imagecert {' '.join(argv)} gives no exit statuses"
+
+
 def test_list_defects_names_every_defect(capsys):
     assert main(["mock", "--list-defects"]) == 0
     listed = capsys.readouterr().out.splitlines()
