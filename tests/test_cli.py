@@ -175,6 +175,7 @@ def test_an_interrupted_run_is_exit_130_and_its_report_never_says_certified(tmp_
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == EXIT_INTERRUPTED, stderr
     assert stderr.startswith("imagecert: interrupted by "), stderr
+    assert "cleaned up: the running tests' fixtures torn down" in stderr and "the suites could not run" not in stderr
     assert stderr.count("\n") == 1, stderr
     document = json.loads((tmp_path / "jdcloud-vm" / "compliance.json").read_text("utf-8"))
     assert document["verdict"] == "interrupted"

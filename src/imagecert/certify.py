@@ -300,7 +300,8 @@ def certify(args: Any, out: TextIO | None = None) -> int:
         done = sum(progress.done.values())
         reports = "; ".join(f"{d}: {len(r)} rules not reached" for d, r in unreached.items()) or "no report written"
         raise Interrupted(f"interrupted by {received[0] if received else 'Ctrl-C (SIGINT)'} after {done} of "
-                          f"{sum(progress.total.values())} tests; fixtures torn down; reports marked "
+                          f"{sum(progress.total.values())} tests; cleaned up: the running tests' fixtures torn down "
+                          f"(the images they made deleted, leased resources given back); reports marked "
                           f"'interrupted' ({reports}) in {report_dir}")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")
