@@ -340,6 +340,8 @@ def render_html(document: dict[str, Any]) -> str:
         else:
             reason = ""
         tests = f"<ul class='tests'>{''.join(f'<li><code>{e(t)}</code></li>' for t in row['tests'])}</ul>" if row["tests"] else ""
+        if tests and row["result"] != "failed":  # a failure shows its tests; the rest fold them away
+            tests = f"<details><summary>{len(row['tests'])} test{'s' if len(row['tests']) > 1 else ''}</summary>{tests}</details>"
         quote = _plain_quote(row["quote"])
         rows.append(
             f"<tr id='rule-{e(row['id'])}' class='{row['result']}' data-result='{e(row['result'])}' data-level='{e(row['level'])}' data-kind='{e(row['kind'])}'>"
