@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -150,15 +151,18 @@ def test_the_page_puts_failed_rules_first_and_filters_by_result_level_and_kind(t
                                outcome(dialect, [entries[-1].id], "failed", nodeid="b", reason="expected 400, got 200")],
                      TARGET)
     page = (write_one(tmp_path, document).parent / "compliance.html").read_text("utf-8")
-    rows = page.split("<tr class='")[1:]
-    assert rows[0].startswith("failed") and entries[-1].id in rows[0]
-    results = [r.split("'")[0] for r in rows]
+    rows = re.findall(r"<tr id='rule-([^']+)' class='([^']+)'", page)
+    assert rows[0] == (entries[-1].id, "failed")
+    results = [result for _, result in rows]
     rank = {"failed": 0, "not_verified": 1}
     assert results == sorted(results, key=lambda r: rank.get(r, 2)) and "passed" in results
     for key in ("result", "level", "kind"):
         assert f'data-key="{key}"' in page and f"data-{key}=" in page
     assert "Noto Sans CJK SC" in page and "Microsoft YaHei" in page
-    assert "<p class='why'>why:</p><pre>expected 400, got 200</pre>" in page
+    assert "<p class='reason'><b>why:</b> expected 400, got 200</p>" in page
+    failures = page.split('<ol id="failures">', 1)[1].split("</ol>", 1)[0]  # the first screen: what failed
+    assert failures.count("<li>") == 1 and entries[-1].id in failures and "expected 400, got 200" in failures
+    assert page.index('id="failures"') < page.index('<table class="rules">')
 
 
 def test_a_quote_from_a_markdown_table_reads_as_its_cells():
@@ -175,3 +179,40 @@ def test_the_page_names_the_embedded_provider_and_says_why_a_rule_is_not_testabl
     assert "the embedded reference provider (imagecert's own implementation" in page
     untestable = [r for r in document["constraints"] + document["return_codes"] if r["result"] == "not_testable"]
     assert untestable and "No test can show this" in page  # jdcloud-vm's catalog has some (JD-R019)
+
+
+def test_reports_another_run_left_in_the_folder_are_marked_stale(tmp_path):
+    from imagecert.report import stale_reports, write_reports
+
+    earlier = {"a": outcome("huawei-ims", [rules_to_test("huawei-ims")[0].id], "passed")}
+    write_reports(tmp_path, earlier, None, started_at="2026-01-01T00:00:00Z")
+    assert stale_reports(tmp_path) == []
+    now = {"b": outcome("jdcloud-vm", [rules_to_test("jdcloud-vm")[0].id], "failed", reason="boom")}
+    write_reports(tmp_path, now, None, started_at="2026-01-02T00:00:00Z")
+    index = json.loads((tmp_path / "index.json").read_text("utf-8"))
+    assert index["this_run"] == {"dialects": ["jdcloud-vm"], "started_at": "2026-01-02T00:00:00Z"}
+    assert {r["dialect"]: r["stale"] for r in index["reports"]} == {"huawei-ims": True, "jdcloud-vm": False}
+    (stale,) = stale_reports(tmp_path)
+    assert (stale["dialect"], stale["started_at"]) == ("huawei-ims", "2026-01-01T00:00:00Z")
+    page = (tmp_path / "index.html").read_text("utf-8")
+    assert page.count("<b>stale</b>") == 1 and "huawei-ims/compliance.html" in page
+
+
+def test_the_report_says_whose_credentials_signed_and_never_a_secret(tmp_path):
+    from imagecert.secrets import signer
+
+    dialect = "jdcloud-vm"
+    keys = [(f"AKEY{i:02d}00000000000000END{i}", f"SECRET{i:02d}xxxxxxxxxxxxxxxxxx") for i in range(5)]
+    rows = [{**outcome(dialect, [e.id], "passed", nodeid=f"n{i}"),
+             "signed_by": {**signer({"scheme": "jdcloud-hmac", "access_key": ak, "secret_key": sk}),
+                           "tenant": f"t-{i}", "whose": "tenant"}}
+            for i, ((ak, sk), e) in enumerate(zip(keys, rules_to_test(dialect)))]
+    document = build(dialect, rows, TARGET)
+    assert document["signed_by"] == {"schemes": ["jdcloud-hmac"], "whose": ["tenant"], "tenants": 5,
+                                     "access_keys": ["AKEY…END0", "AKEY…END1", "AKEY…END2"], "access_key_count": 5}
+    folder = write_one(tmp_path, document).parent
+    page = (folder / "compliance.html").read_text("utf-8")
+    assert "signed with <b>jdcloud-hmac</b> by each test&#x27;s own tenant (5," in page and "and 2 more" in page
+    written = "".join(p.read_text("utf-8") for p in folder.iterdir())
+    assert not [k for pair in keys for k in pair if k in written], "a whole key or a secret reached the report"
+    assert signer({"scheme": "token", "token": "tok-secret-value-0123"}) == {"scheme": "token", "access_key": None}

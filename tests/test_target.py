@@ -71,6 +71,10 @@ def test_what_a_report_may_show_holds_no_secret(tmp_path, keys):
          "tenant_id must be a string, not 7"),
         (('mode        = "static"', 'mode = "control"\ncontrol_url = "http://127.0.0.1:1/c"'),
          "control mode needs tenant_id"),
+        (('"jdcloud-hmac"', '"huawei-aksk"'),
+         "[auth] scheme huawei-aksk does not sign jdcloud-vm requests; jdcloud-vm takes jdcloud-hmac (or none)"),
+        (('mode        = "static"', 'mode = "control"\ncontrol_url = "http://127.0.0.1:1/c"\ntenant_id = "t"'
+          '\n[auth.read_only]\nscheme = "token"\ntoken = "t"'), "[auth.read_only] scheme token does not sign"),
     ],
 )
 def test_every_mistake_is_refused_with_its_reason(tmp_path, keys, change, complaint):

@@ -130,9 +130,11 @@ class Progress:
             rules = ", ".join(props.get("imagecert_failed_rules") or props.get("imagecert_constraints", []))
             self.out.write(f"  FAILED [{rules}] {report.nodeid}\n")
             crash = getattr(report.longrepr, "reprcrash", None)  # the assertion's words: expected vs got
-            reason = (crash.message if crash is not None else report.longreprtext or "").strip().splitlines()
+            from imagecert.report import one_line
+
+            reason = one_line(crash.message if crash is not None else report.longreprtext or "")
             if reason:
-                self.out.write(f"         {reason[0][:300]}\n")
+                self.out.write(f"         {reason[:300]}\n")
             if self.report_dir is not None:
                 self.out.write(f"         evidence: {self.report_dir / dialect / 'compliance.html'}\n")
         if report.when == "teardown":
@@ -252,6 +254,11 @@ def mark_interrupted(report_dir: Path, dialects: list[str]) -> dict[str, list[st
         document["not_reached"] = [row["id"] for row in rows if row["result"] == "not_verified"]
         write_one(report_dir, document)
         unreached[dialect] = document["not_reached"]
+    if unreached and (report_dir / "index.json").is_file():  # the index shows the verdicts as rewritten
+        from imagecert.report import write_index
+
+        run = json.loads((report_dir / "index.json").read_text("utf-8"))["this_run"]
+        write_index(report_dir, run["dialects"], run["started_at"])
     return unreached
 
 
@@ -293,10 +300,18 @@ def certify(args: Any, out: TextIO | None = None) -> int:
         done = sum(progress.done.values())
         reports = "; ".join(f"{d}: {len(r)} rules not reached" for d, r in unreached.items()) or "no report written"
         raise Interrupted(f"interrupted by {received[0] if received else 'Ctrl-C (SIGINT)'} after {done} of "
-                          f"{sum(progress.total.values())} tests; fixtures torn down; reports marked "
+                          f"{sum(progress.total.values())} tests; cleaned up: the running tests' fixtures torn down "
+                          f"(the images they made deleted, leased resources given back); reports marked "
                           f"'interrupted' ({reports}) in {report_dir}")
     if status not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise CannotRun(f"the suites could not run (pytest exit {int(status)}: {pytest.ExitCode(status).name})")
     text, verdicts = table(report_dir, dialects)
     out.write("\n" + text + "\n")
+    from imagecert.report import stale_reports
+
+    stale = stale_reports(report_dir)
+    if stale:  # another run's reports beside this one's: say so, they count for nothing here
+        out.write(f"stale: {report_dir} also holds reports of an earlier run, not of this one: "
+                  + "; ".join(f"{r['dialect']} ({r['verdict']}, started {r['started_at']})" for r in stale)
+                  + f" (see {report_dir / 'index.html'})\n")
     return exit_status(verdicts)

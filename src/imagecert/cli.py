@@ -86,6 +86,12 @@ def _mock(args: argparse.Namespace) -> int:
     return EXIT_CERTIFIED
 
 
+REPLAY_EXIT_STATUSES = f"""exit status:
+  {EXIT_CERTIFIED}    no answer differs in a way that breaks a rule
+  {EXIT_NOT_CERTIFIED}    some answer differs (each is printed and listed in replay.json)
+  {EXIT_CANNOT_RUN}    could not run (no such cassette folder, bad target file, unreachable endpoint)"""
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="imagecert",
@@ -146,7 +152,8 @@ def parser() -> argparse.ArgumentParser:
                       help="how long an asynchronous job runs before it ends by itself (default 2)")
     mock.set_defaults(run=_mock)
 
-    replay = commands.add_parser("replay", help="send recorded requests to a target and report every difference")
+    replay = commands.add_parser("replay", help="send recorded requests to a target and report every difference",
+                                 epilog=REPLAY_EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     replay.add_argument("--cassettes", required=True, metavar="DIR",
                         help="the cassettes folder (or one dialect's folder in it)")
     replay.add_argument("--target", required=True, metavar="FILE", help="target file of the endpoint to compare")

@@ -164,6 +164,14 @@ def load_contract(dialect: str) -> dict[str, Any]:
     return _load_yaml(contracts_dir() / dialect / "openapi.yaml")
 
 
+@cache
+def auth_schemes(dialect: str) -> tuple[str, ...]:
+    """The target file `[auth] scheme`s that sign this dialect's requests: the
+    `x-imagecert-scheme` of each of its contract's `components.securitySchemes`."""
+    schemes = (load_contract(dialect).get("components") or {}).get("securitySchemes") or {}
+    return tuple(s["x-imagecert-scheme"] for s in schemes.values() if s.get("x-imagecert-scheme"))
+
+
 def contract_path(dialect: str) -> Path:
     return contracts_dir() / dialect / "openapi.yaml"
 

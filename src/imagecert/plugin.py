@@ -114,6 +114,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     config.pluginmanager.register(Recorder(state), "imagecert-recorder")
     _use_cassettes(config, state)
+    _check_constraints(config, state)
+
+
+def _check_constraints(config: pytest.Config, state: RunState) -> None:
+    """Every --constraint id must be a rule of a dialect this run certifies: an unknown id
+    would select nothing, so it is a one-line error and exit 2, before anything is collected."""
+    wanted = config.getoption("constraint")
+    if not wanted:
+        return
+    dialects = [d for d in DIALECTS if (not state.targets or d in state.targets)
+                and (not config.getoption("dialect") or d in config.getoption("dialect"))]
+    known = {i for d in dialects for i in load_catalog(d).by_id}
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        pytest.exit(f"imagecert: --constraint {', '.join(unknown)}: no such rule in {', '.join(dialects)} "
+                    "(the ids are in contracts/<dialect>/constraints.yaml)", returncode=2)
 
 
 def _use_cassettes(config: pytest.Config, state: RunState) -> None:
@@ -224,6 +240,7 @@ def world(request: pytest.FixtureRequest):
                "profile": request.config.getoption("profile")}
     made = World(state.target(dialect), options)
     request.node.stash[_WORLD] = made
+    request.node.user_properties.append(("imagecert_signed_by", made.signed_by))
     _label_for_allure(dialect, constraint_ids(request.node))
     yield made
     made.close()
@@ -282,6 +299,8 @@ class Recorder:
             "duration_s": 0.0, "exchanges": [], "fuzz": props.get("imagecert_fuzz"),
         })
         entry["duration_s"] += report.duration
+        if props.get("imagecert_signed_by"):
+            entry["signed_by"] = props["imagecert_signed_by"]
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             entry["outcome"] = "not_verified"
@@ -304,6 +323,7 @@ class Recorder:
         from imagecert.report import write_reports
 
         write_reports(Path(report_dir), self.state.results, self.state.targets or None,
+                      embedded=self.state.uses_embedded,
                       profile=config.getoption("profile"), ims_document=config.getoption("ims_document"),
                       started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                       duration_s=time.time() - self.started,

@@ -137,24 +137,109 @@ def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, An
             {"id": row["id"], "http_status": row["http_status"], "code": row["code"],
              "observed": row["result"] in ("passed", "failed")} for row in return_codes
         ],
+        "signed_by": signed_by(outcomes),
         "tests": sorted(({**{k: o[k] for k in ("nodeid", "outcome", "reason", "duration_s", "constraints")},
-                          "failed_rules": o.get("failed_rules")} for o in outcomes), key=lambda o: o["nodeid"]),
+                          "failed_rules": o.get("failed_rules"), "signed_by": o.get("signed_by")}
+                         for o in outcomes), key=lambda o: o["nodeid"]),
         "fuzz": fuzz or {"examples": 0, "failures": []},
         "summary": summary,
     }
 
 
+KEYS_SHOWN = 3  # access key hints a report lists; the count says how many more signed
+
+
+def signed_by(outcomes: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """Whose credentials signed the run's requests: each scheme, whose they were (each test's
+    own control-protocol tenant, or the target file's [auth]) and the access keys' hints
+    (secrets.key_hint, never a secret). None when no test said (a run before any world)."""
+    seen = [o["signed_by"] for o in outcomes if o.get("signed_by")]
+    if not seen:
+        return None
+    keys = sorted({s["access_key"] for s in seen if s.get("access_key")})
+    return {"schemes": sorted({s["scheme"] for s in seen}),
+            "whose": sorted({s["whose"] for s in seen}),
+            "tenants": len({s["tenant"] for s in seen if s.get("tenant")}),
+            "access_keys": keys[:KEYS_SHOWN], "access_key_count": len(keys)}
+
+
+def _signed_by_html(signed: dict[str, Any] | None) -> str:
+    e = html.escape
+    if not signed:
+        return "no test signed a request"
+    whose = {"tenant": f"each test's own tenant ({signed['tenants']}, made through the control protocol; "
+                       "the target file's [auth] was checked against the dialect, not used to sign)",
+             "target file": "the target file's [auth]"}
+    keys = ", ".join(f"<code>{e(k)}</code>" for k in signed["access_keys"])
+    more = signed["access_key_count"] - len(signed["access_keys"])
+    return (f"<b>{e(' and '.join(signed['schemes']))}</b> by {e(' and '.join(whose[w] for w in signed['whose']))}"
+            + (f" · access key{'s' if signed['access_key_count'] > 1 else ''} {keys}{f' and {more} more' if more else ''}"
+               if keys else ""))
+
+
 def write_reports(report_dir: Path, outcomes: dict[str, dict[str, Any]], targets: dict[str, Any] | None,
-                  **options: Any) -> dict[str, Path]:
-    """Write every dialect's report that this run has outcomes for."""
+                  embedded: bool = False, **options: Any) -> dict[str, Path]:
+    """Write every dialect's report that this run has outcomes for (`embedded`: the targets
+    are the reference provider the run started itself, which the report names)."""
     written = {}
     values = list(outcomes.values())
     for dialect in sorted({o["dialect"] for o in values}):
         target = targets[dialect].public() if targets and dialect in targets else {"base_url": "embedded reference provider"}
+        if embedded or "://" not in str(target["base_url"]):
+            target["embedded"] = True
         fuzz = _fuzz_of(dialect, values)
         document = build(dialect, values, target, fuzz=fuzz, **options)
         written[dialect] = write_one(report_dir, document)
+    if written:
+        write_index(report_dir, sorted(written), options.get("started_at"))
     return written
+
+
+def write_index(report_dir: Path, this_run: list[str], started_at: str | None = None) -> dict[str, Any]:
+    """`index.json` and `index.html` of a report folder: every dialect report in it, and
+    which of them this run wrote. A report of another dialect left by an earlier run into the
+    same folder stays (a folder may collect one dialect a run), marked `stale` with its own
+    start time, so no one takes it for this run's."""
+    from imagecert.contracts import DIALECTS
+
+    order = {d: i for i, d in enumerate(DIALECTS)}
+    reports = []
+    for path in sorted(Path(report_dir).glob("*/compliance.json"), key=lambda p: order.get(p.parent.name, 99)):
+        try:
+            document = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        reports.append({"dialect": document.get("dialect", path.parent.name), "verdict": document.get("verdict"),
+                        "started_at": document.get("started_at"), "report": f"{path.parent.name}/compliance.html",
+                        "stale": path.parent.name not in this_run})
+    index = {"this_run": {"dialects": list(this_run), "started_at": started_at}, "reports": reports}
+    (Path(report_dir) / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=2), "utf-8")
+    e = html.escape
+    rows = "".join(
+        f"<tr{' class=stale' if r['stale'] else ''}><td><a href='{e(r['report'])}'>{e(r['dialect'])}</a></td>"
+        f"<td>{e(str(r['verdict']))}</td><td>{e(str(r['started_at']))}</td>"
+        f"<td>{'<b>stale</b>: from an earlier run, not this one' if r['stale'] else 'this run'}</td></tr>"
+        for r in reports)
+    (Path(report_dir) / "index.html").write_text(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>imagecert reports</title>
+<style>body {{ font-family: system-ui, sans-serif; margin: 2em; }} td, th {{ border: 1px solid #d0d7de; padding: .4em; }}
+table {{ border-collapse: collapse; }} tr.stale {{ color: #57606a; background: #fff8c5; }}</style></head><body>
+<h1>imagecert reports</h1>
+<p>The latest run ({e(', '.join(this_run))}) started {e(str(started_at))}.
+Rows marked stale were written by an earlier run into this folder.</p>
+<table><tr><th>dialect</th><th>verdict</th><th>started</th><th>from</th></tr>{rows}</table>
+</body></html>
+""", "utf-8")
+    return index
+
+
+def stale_reports(report_dir: Path) -> list[dict[str, Any]]:
+    """The reports in a folder that its latest run did not write (see write_index)."""
+    try:
+        index = json.loads((Path(report_dir) / "index.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [r for r in index["reports"] if r["stale"]]
 
 
 def _fuzz_of(dialect: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -200,6 +285,22 @@ def _exchange_text(x: dict[str, Any]) -> str:
             f"< {x['status']}\n{back}  {x['response_body']}\n")
 
 
+def one_line(message: str) -> str:
+    """A failure's reason in one line: a RuleViolation's findings (its `- expected …, got …`
+    lines, before the exchanges), else the message's first line."""
+    lines = message.strip().splitlines()
+    findings = []
+    for line in lines[1:]:
+        if not line.strip() or line.startswith(">"):
+            break
+        if line.strip().startswith("- "):
+            findings.append(line.strip()[2:])
+    if findings:
+        rule = lines[0].split("]", 1)[0].split("[", 1)[-1] if "[" in lines[0] else ""
+        return (f"[{rule}] " if rule else "") + "; ".join(findings)
+    return lines[0] if lines else ""
+
+
 COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "not_verified": "#9a6700", "not_testable": "#57606a"}
 
 
@@ -229,7 +330,8 @@ def render_html(document: dict[str, Any]) -> str:
             f"<details><summary>exchanges of {e(f['test'])}</summary><pre>{e(''.join(_exchange_text(x) for x in f['exchanges']))}</pre></details>"
             for f in row["failures"])
         if row["result"] == "failed" and row["reason"]:
-            reason = f"<p class='why'>why:</p><pre>{e(row['reason'])}</pre>"
+            reason = (f"<p class='reason'><b>why:</b> {e(one_line(row['reason']))}</p>"
+                      f"<details><summary>the whole failure</summary><pre>{e(row['reason'])}</pre></details>")
         elif row["result"] == "not_testable":
             reason = (f"<p class='why'>No test can show this{' (required, but left out of the score)' if row['required'] else ''}:"
                       f"</p>{e(row['reason'] or 'the catalog says why not')}")
@@ -238,9 +340,11 @@ def render_html(document: dict[str, Any]) -> str:
         else:
             reason = ""
         tests = f"<ul class='tests'>{''.join(f'<li><code>{e(t)}</code></li>' for t in row['tests'])}</ul>" if row["tests"] else ""
+        if tests and row["result"] != "failed":  # a failure shows its tests; the rest fold them away
+            tests = f"<details><summary>{len(row['tests'])} test{'s' if len(row['tests']) > 1 else ''}</summary>{tests}</details>"
         quote = _plain_quote(row["quote"])
         rows.append(
-            f"<tr class='{row['result']}' data-result='{e(row['result'])}' data-level='{e(row['level'])}' data-kind='{e(row['kind'])}'>"
+            f"<tr id='rule-{e(row['id'])}' class='{row['result']}' data-result='{e(row['result'])}' data-level='{e(row['level'])}' data-kind='{e(row['kind'])}'>"
             f"<td><code>{e(row['id'])}</code><br><small>{e(row['kind'])}, {e(row['level'])}"
             f"{', required' if row['required'] else ''}</small></td>"
             f"<td lang='{'zh' if any(ord(c) > 0x2e80 for c in quote) else 'en'}'>{e(quote)}"
@@ -257,16 +361,26 @@ def render_html(document: dict[str, Any]) -> str:
     targets = []
     for t in document.get("targets", [document["target"]]):
         url = str(t.get("base_url"))
-        targets.append(f"<code>{e(url)}</code>" if "://" in url else
-                       f"the {e(url)} (imagecert's own implementation of the documents, not a cloud)")
+        if t.get("embedded") or "://" not in url:
+            targets.append("the embedded reference provider (imagecert's own implementation of the documents, "
+                           "not a cloud" + (f", on <code>{e(url)}</code>" if "://" in url else "") + ")")
+        else:
+            targets.append(f"<code>{e(url)}</code>")
     failed = document["failed_required"]
+    failing = [r for r in every if r["result"] == "failed"]
+    what_failed = "".join(
+        f"<li><a href='#rule-{e(r['id'])}'><code>{e(r['id'])}</code></a> <small>{e(r['level'])}"
+        f"{', required' if r['required'] else ''}</small> — {e(r['summary'])}<br>"
+        f"<span class='got'>{e(one_line(r['reason'] or ''))}</span></li>" for r in failing)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>imagecert — {e(document['dialect'])}: {e(verdict)}</title>
 <style>
 body {{ font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
   "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; margin: 2em; color: #1f2328; }}
 ul.tests {{ margin: 0; padding-left: 1.2em; }} p.why {{ margin: .3em 0 0; font-weight: bold; }}
+p.reason {{ margin: .3em 0 0; }}
 #filters label {{ margin-right: 1em; }}
+#failures li {{ margin-bottom: .3em; }} #failures .got {{ color: #cf222e; font-family: ui-monospace, monospace; font-size: .9em; }}
 .verdict {{ font-size: 2em; font-weight: bold; color: {colour}; }}
 table {{ border-collapse: collapse; width: 100%; margin-top: 1em; }}
 td, th {{ border: 1px solid #d0d7de; padding: .4em; vertical-align: top; text-align: left; overflow-wrap: anywhere; }}
@@ -278,13 +392,17 @@ pre {{ white-space: pre-wrap; font-size: .85em; background: #f6f8fa; padding: .5
 <h1>imagecert compliance report — <code>{e(document['dialect'])}</code></h1>
 <p class="verdict" id="verdict">{e(verdict.upper())}</p>
 <p id="failed-rules">{('Failed required rules: ' + ', '.join(f'<code>{e(i)}</code>' for i in failed)) if failed else 'No required rule failed.'}</p>
+<p id="toc">Contents: {'<a href="#what-failed">what failed</a> · ' if failing else ''}<a href="#rules">rules</a>
+ · <a href="#return-codes">return codes observed</a></p>
+{f'<h2 id="what-failed">What failed ({len(failing)})</h2><ol id="failures">{what_failed}</ol>' if failing else ''}
 <p>Target: {', '.join(targets)} · profile <b>{e(document['profile'])}</b>
+ · signed with {_signed_by_html(document.get('signed_by'))}
  · started {e(document['started_at'])} · {document['duration_s']} s · imagecert {e(document['imagecert_version'])}</p>
 <p>Score: {score['passed']} of {score['required']} required rules passed
  ({score['not_verified']} not verified, counted apart) ·
  passed {s['passed']}, failed {s['failed']}, not verified {s['not_verified']}, not testable {s['not_testable']}
  · fuzz examples {document['fuzz']['examples']}, fuzz failures {len(document['fuzz']['failures'])}</p>
-<h2>Rules</h2>
+<h2 id="rules">Rules</h2>
 <p id="filters"><label>result <select data-key="result"><option value="">all</option><option value="failed">failed</option>
 <option value="not_verified">not verified</option><option value="passed">passed</option><option value="not_testable">not testable</option></select></label>
 <label>level <select data-key="level"><option value="">all</option>{options['level']}</select></label>
@@ -301,7 +419,7 @@ selects.forEach(s => s.addEventListener("change", () => {{
   }});
 }}));
 </script>
-<h2>Return codes observed</h2>
+<h2 id="return-codes">Return codes observed</h2>
 <table><tr><th>rule</th><th>HTTP</th><th>code</th><th>observed</th></tr>{coverage}</table>
 </body></html>
 """
@@ -349,4 +467,6 @@ def merge(sources: Iterable[Path], out: Path, allow_different_targets: bool = Fa
         if len(targets) > 1:
             document["targets"] = targets
         written[dialect] = write_one(out, document)
+    if written:
+        write_index(out, sorted(written), min(d["started_at"] for ds in runs.values() for d in ds))
     return written

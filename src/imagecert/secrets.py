@@ -148,3 +148,19 @@ def redact_body(text: str) -> str:
             return text
         return json.dumps(redact_json(data), ensure_ascii=False)
     return redact_form(text) if looks_like_form(text) else text
+
+
+def key_hint(access_key: str | None) -> str | None:
+    """How a report names the access key that signed: its first and last four characters, as
+    the clouds' consoles show a key (`AKID…WXYZ`), enough to tell whose key it was and never
+    the key whole; a key too short to cut is :data:`REDACTED`. None when there is no key."""
+    if not access_key:
+        return None
+    return f"{access_key[:4]}…{access_key[-4:]}" if len(access_key) >= 16 else REDACTED
+
+
+def signer(auth: Mapping[str, str]) -> dict[str, str | None]:
+    """Whose credentials an [auth] table (or a control-protocol tenant's `auth`) signs with,
+    as a report may show it: the scheme and the access key's hint; never a secret key, never
+    a token (a token is the secret itself)."""
+    return {"scheme": auth.get("scheme", "none"), "access_key": key_hint(auth.get("access_key"))}

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import tomli_w
 
-from imagecert.contracts import DIALECTS
+from imagecert.contracts import DIALECTS, auth_schemes
 
 SCHEMES = ("none", "token", "huawei-aksk", "jdcloud-hmac", "apsara-aksk")
 MODES = ("control", "static")
@@ -124,6 +124,9 @@ def parse_target(data: dict[str, Any], where: str = "target") -> Target:
     raw_auth = _table(data, "auth", where)
     auth = _auth(raw_auth, "auth", where)
     read_only_auth = _auth(raw_auth["read_only"], "auth.read_only", where) if "read_only" in raw_auth else None
+    for table, checked in (("auth", auth), ("auth.read_only", read_only_auth)):
+        if checked is not None:
+            _signs(dialect, checked["scheme"], table, where)
 
     provisioning = _table(data, "provisioning", where)
     mode = provisioning.get("mode", "static")
@@ -167,6 +170,16 @@ def _auth(raw: Any, table: str, where: str) -> dict[str, str]:
             raise TargetError(f"{where}: [{table}] scheme {scheme} needs {key}")
         auth[key] = _resolve(raw[key], key, where)
     return auth
+
+
+def _signs(dialect: str, scheme: str, table: str, where: str) -> None:
+    """A scheme the dialect is not signed with would certify nothing about its authentication
+    (in control mode the requests would be signed with the tenants' credentials all the same):
+    refuse it. `none` stays allowed, for a mock that authenticates nothing."""
+    accepted = auth_schemes(dialect)
+    if scheme != "none" and scheme not in accepted:
+        raise TargetError(f"{where}: [{table}] scheme {scheme} does not sign {dialect} requests; "
+                          f"{dialect} takes {' or '.join(accepted)} (or none)")
 
 
 def load_target(path: str | Path) -> Target:

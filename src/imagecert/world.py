@@ -48,7 +48,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from imagecert import signing
+from imagecert import secrets, signing
 from imagecert.client import ApiClient, Exchange, Unreachable
 from imagecert.contracts import load_contract, operations
 from imagecert.target import Target
@@ -408,6 +408,13 @@ class World:
             self.tenant_id = None
             self.auth, self.scope = dict(target.auth), dict(target.scope)
         self.api = self.client(self.auth)
+
+    @property
+    def signed_by(self) -> dict[str, Any]:
+        """Whose credentials sign this test's requests, as a report may show them (secrets.signer):
+        in control mode the test's own tenant's, in static mode the target file's [auth]."""
+        return {**secrets.signer(self.auth), "tenant": self.tenant_id,
+                "whose": "tenant" if self.controlled else "target file"}
 
     @property
     def controlled(self) -> bool:
