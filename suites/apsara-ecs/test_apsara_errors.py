@@ -11,7 +11,8 @@ import pytest
 
 from imagecert.checks import check, error_of, expect_refusal
 from imagecert.contracts import operations, validator
-from apsara_support import CATALOG, DIALECT, describe, form, images_now, refused, refuses, spare_instance
+from imagecert.suitekit import refused
+from imagecert.suitekit.apsara_ecs import CATALOG, DIALECT, create, describe, form, spare_instance
 
 ROUTE = operations(DIALECT)["CreateImage"].path.rsplit("/", 1)[0]
 HUGE_BYTES = 2 << 20
@@ -19,16 +20,16 @@ HUGE_BYTES = 2 << 20
 
 @pytest.mark.constraint("APS-C005")
 def test_a_wrong_signature_or_none_is_refused(world):
-    refuses(world, "APS-C005", api=world.client_with_wrong_secret(), InstanceId=spare_instance(world))
-    refuses(world, "APS-C005", api=world.client_without_credentials(), InstanceId=spare_instance(world))
+    refused(world, "APS-C005", create, world, api=world.client_with_wrong_secret(), InstanceId=spare_instance(world))
+    refused(world, "APS-C005", create, world, api=world.client_without_credentials(), InstanceId=spare_instance(world))
 
 
 @pytest.mark.constraint("APS-C006")
 def test_an_account_without_permission_cannot_create(world):
     read_only = world.client_as("read-only")
-    refuses(world, "APS-C006", api=read_only, InstanceId=spare_instance(world))
+    refused(world, "APS-C006", create, world, api=read_only, InstanceId=spare_instance(world))
     describe(world, "APS-C006", api=read_only)
-    refuses(world, "APS-C006", api=world.client_as("none"), InstanceId=spare_instance(world))
+    refused(world, "APS-C006", create, world, api=world.client_as("none"), InstanceId=spare_instance(world))
 
 
 @pytest.mark.constraint("APS-C007")
@@ -45,8 +46,7 @@ def test_a_body_that_is_not_a_form_of_the_documented_parameters_is_refused(world
         "not-utf8": dict(data=text.encode() + b"&Description=%FF%FE", headers=form_type),
         "huge": dict(form={**body, "Description": "a" * HUGE_BYTES}),
     }
-    before = images_now(world)
-    refused(world, world.api.call("CreateImage", **sends[how]), "APS-C007", before)
+    refused(world, "APS-C007", world.api.call, "CreateImage", **sends[how])
 
 
 @pytest.mark.constraint("APS-D009")
@@ -54,7 +54,7 @@ def test_a_body_that_is_not_a_form_of_the_documented_parameters_is_refused(world
 def test_a_disk_mapping_numbered_outside_1_to_20_is_refused(world, number):
     # a mapping-only source, so that the request breaks no rule but this one (not APS-C002)
     snapshot = world.make("snapshot", role="snapshot.data.available", disk_type="data")
-    refuses(world, "APS-D009", **{"DiskDeviceMapping.1.SnapshotId": snapshot,
+    refused(world, "APS-D009", create, world, **{"DiskDeviceMapping.1.SnapshotId": snapshot,
                                   f"DiskDeviceMapping.{number}.SnapshotId": snapshot})
 
 
@@ -83,12 +83,12 @@ def test_an_unknown_action_or_method_is_not_found(world):
 @pytest.mark.constraint("APS-R001")
 def test_the_seeds_system_error_is_answered_in_the_error_body(world):
     world.fault("CreateImage", CATALOG["APS-R001"].http_status)
-    refuses(world, "APS-R001", InstanceId=spare_instance(world))
+    refused(world, "APS-R001", create, world, InstanceId=spare_instance(world))
 
 
 @pytest.mark.constraint("APS-D002")
 def test_every_refusal_has_code_message_and_request_id(world):
-    body = refuses(world, "APS-P013", InstanceId=spare_instance(world), ImageName="1-starts-with-a-digit")
+    body = refused(world, "APS-P013", create, world, InstanceId=spare_instance(world), ImageName="1-starts-with-a-digit")
     check(world.api, "APS-D002", isinstance(body.get("RequestId"), str) and bool(body["RequestId"]),
           f"the error body has no RequestId: {json.dumps(body)[:300]}")
     unknown = world.api.call("DeleteImage", form={"RegionId": world.scope["region_id"], "ImageId": "m-x"})

@@ -9,7 +9,7 @@ import pytest
 
 from imagecert.checks import check, expect_refusal, expect_success
 from imagecert.world import not_verified
-from ims_support import (
+from imagecert.suitekit.huawei_ims import (
     IMAGE_USABLE,
     JOB_FAIL,
     JOB_STATES,
@@ -19,7 +19,8 @@ from ims_support import (
     from_backup,
     from_ecs,
     job_outcome,
-    made_image,
+    make_image,
+    read_image,
     show_image,
     show_job,
 )
@@ -54,7 +55,7 @@ def test_an_ended_job_stays_ended(world):
 @pytest.mark.constraint("IMS-B003", "IMS-B004", "IMS-B005", "IMS-B006")
 def test_a_successful_job_names_a_full_ecs_image_made_from_the_ecs(world):
     instance = world.make("instance", role="instance.stopped", status="SHUTOFF")
-    image = made_image(world, from_ecs(instance), "IMS-B003")
+    image = read_image(world, make_image(world, from_ecs(instance), "IMS-B003"), "IMS-B003")
     check(world.api, "IMS-B004", image.get("__whole_image") in (True, "true"),
           f"__whole_image is {image.get('__whole_image')!r}, not true")
     check(world.api, "IMS-B005", image.get("__backup_id") in (None, ""),
@@ -66,7 +67,7 @@ def test_a_successful_job_names_a_full_ecs_image_made_from_the_ecs(world):
 @pytest.mark.constraint("IMS-B003", "IMS-B004", "IMS-B005", "IMS-B006")
 def test_a_successful_job_names_a_full_ecs_image_made_from_the_backup(world):
     backup = world.make("backup", role="backup.available")
-    image = made_image(world, from_backup(backup), "IMS-B003")
+    image = read_image(world, make_image(world, from_backup(backup), "IMS-B003"), "IMS-B003")
     check(world.api, "IMS-B004", image.get("__whole_image") in (True, "true"),
           f"__whole_image is {image.get('__whole_image')!r}, not true")
     check(world.api, "IMS-B005", image.get("__backup_id") == backup,
@@ -120,7 +121,7 @@ def test_the_image_made_is_neither_shared_nor_a_market_image(world, source):
         body = from_ecs(world.make("instance", role="instance.stopped", status="SHUTOFF"))
     else:
         body = from_backup(world.make("backup", role="backup.available"))
-    image = made_image(world, body, "IMS-C007")
+    image = read_image(world, make_image(world, body, "IMS-C007"), "IMS-C007")
     check(world.api, "IMS-C007", image.get("visibility") == "private",
           f"a full-ECS image is visible as {image.get('visibility')!r}, not private")
     check(world.api, "IMS-C007", image.get("__imagetype") != "shared", "a full-ECS image is a shared image")

@@ -8,7 +8,8 @@ import pytest
 
 from imagecert.checks import check, error_of, expect_refusal
 from imagecert.contracts import validator
-from ims_support import CATALOG, DIALECT, create, from_backup, from_ecs, refused_and_nothing_made, show_image
+from imagecert.suitekit import refused
+from imagecert.suitekit.huawei_ims import CATALOG, DIALECT, create, from_backup, from_ecs, show_image
 
 CREATE = "createWholeImage"
 
@@ -16,13 +17,13 @@ CREATE = "createWholeImage"
 @pytest.mark.constraint("IMS-R002")
 def test_a_request_without_credentials_is_refused(world):
     instance = world.make("instance", role="instance.running", status="ACTIVE")
-    refused_and_nothing_made(world, from_ecs(instance), "IMS-R002", api=world.client_without_credentials())
+    refused(world, "IMS-R002", create, world, from_ecs(instance), api=world.client_without_credentials())
 
 
 @pytest.mark.constraint("IMS-R002")
 def test_a_request_signed_with_a_wrong_secret_is_refused(world):
     instance = world.make("instance", role="instance.running", status="ACTIVE")
-    refused_and_nothing_made(world, from_ecs(instance), "IMS-R002", api=world.client_with_wrong_secret())
+    refused(world, "IMS-R002", create, world, from_ecs(instance), api=world.client_with_wrong_secret())
 
 
 @pytest.mark.constraint("IMS-R003")
@@ -30,7 +31,7 @@ def test_a_request_signed_with_a_wrong_secret_is_refused(world):
 def test_a_caller_without_the_right_is_refused(world, permissions):
     caller = world.client_as(permissions)
     instance = world.make("instance", status="ACTIVE")
-    refused_and_nothing_made(world, from_ecs(instance), "IMS-R003", api=caller)
+    refused(world, "IMS-R003", create, world, from_ecs(instance), api=caller)
 
 
 @pytest.mark.constraint("IMS-R004")
@@ -46,7 +47,7 @@ def test_an_image_that_does_not_exist_is_not_found(world):
 def test_the_documented_error_statuses_carry_the_error_body(world, rule_id):
     backup = world.make("backup", status="available")
     world.fault(CREATE, CATALOG[rule_id].http_status)
-    refused_and_nothing_made(world, from_backup(backup), rule_id)
+    refused(world, rule_id, create, world, from_backup(backup))
     check(world.api, rule_id, not world.read(backup).get("image_id"), "a refused call used the backup")
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 
 from imagecert.checks import check, error_of, expect_refusal
-from nova_support import CATALOG, DIALECT, create, image_name, show
+from imagecert.suitekit import image_name
+from imagecert.suitekit.huawei_nova import CATALOG, DIALECT, create, show
 
 
 def _nothing_made(world, rule_id: str, before) -> None:

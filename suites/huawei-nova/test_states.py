@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imagecert.checks import check, expect_refusal, expect_success
-from nova_support import (
+from imagecert.suitekit.huawei_nova import (
     IMAGE_STATES,
     create,
     image_id_of,

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from imagecert.checks import expect_refusal
-from jd_support import FOR_REFUSALS, create, expect_error_body, image_name, no_new_images
+from imagecert.suitekit import refused
+from imagecert.suitekit.jdcloud_vm import FOR_REFUSALS, create, expect_error_body, image_name
 
 JSON = {"Content-Type": "application/json"}
 
@@ -46,10 +47,8 @@ def test_an_unreadable_body_is_refused(world, case):
         "huge": json.dumps({"name": image_name("x"), "description": "d" * (2 << 20)}).encode(),
     }
     instance = world.make("instance", role=FOR_REFUSALS, status="running")
-    before = world.resources("image")
-    response = world.api.call("createImage", path={"instanceId": instance}, data=bodies[case], headers=JSON)
-    expect_refusal(world.api, response, "JD-C012")
-    no_new_images(world, before, "JD-C012")
+    refused(world, "JD-C012", world.api.call, "createImage", path={"instanceId": instance}, data=bodies[case],
+            headers=JSON)
 
 
 @pytest.mark.constraint("JD-C011")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from imagecert.checks import check, expect_refusal
-from jd_support import CATALOG, cloud_disk, create, made, no_new_images
+from imagecert.suitekit import refused
+from imagecert.suitekit.jdcloud_vm import CATALOG, cloud_disk, create, made
 
 
 @pytest.mark.constraint("JD-R014", "JD-P002")
@@ -18,9 +19,7 @@ def test_an_unknown_instance_is_not_found(world):
 def test_no_room_for_another_image_is_refused(world):
     instance = world.make("instance", status="running")
     world.quota(images=0)
-    before = world.resources("image")
-    expect_refusal(world.api, create(world, instance), "JD-R016")
-    no_new_images(world, before, "JD-R016")
+    refused(world, "JD-R016", create, world, instance)
 
 
 @pytest.mark.constraint("JD-R017")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imagecert.checks import check, expect_refusal
-from jd_support import ROOT_DEVICE_TYPES as ROOT, cloud_disk, create, made, no_new_images, wait_done
+from imagecert.suitekit import refused
+from imagecert.suitekit.jdcloud_vm import ROOT_DEVICE_TYPES as ROOT, cloud_disk, create, made, wait_until_ended
 
 LOCAL_SYSTEM_DISK = {"category": "local", "attached": True, "mount_state": "attached"}
 
@@ -13,18 +14,14 @@ LOCAL_SYSTEM_DISK = {"category": "local", "attached": True, "mount_state": "atta
 @pytest.mark.constraint("JD-C001", "JD-R002")
 def test_an_instance_with_a_task_in_progress_is_refused(world):
     instance = world.make("instance", role="instance.busy", status="running", task="resizing")
-    before = world.resources("image")
-    expect_refusal(world.api, create(world, instance), "JD-C001")
-    no_new_images(world, before, "JD-C001")
+    refused(world, "JD-C001", create, world, instance)
 
 
 @pytest.mark.constraint("JD-C002", "JD-R004")
 def test_a_running_instance_with_a_local_system_disk_must_be_stopped_first(world):
     instance = world.make("instance", role="instance.local-disk.running", status="running",
                           system_disk=LOCAL_SYSTEM_DISK)
-    before = world.resources("image")
-    expect_refusal(world.api, create(world, instance), "JD-C002")
-    no_new_images(world, before, "JD-C002")
+    refused(world, "JD-C002", create, world, instance)
 
 
 @pytest.mark.constraint("JD-C002", "JD-C004", "JD-R001")
@@ -32,7 +29,7 @@ def test_a_stopped_instance_with_a_local_system_disk_makes_a_local_disk_image(wo
     instance = world.make("instance", role="instance.local-disk.stopped", status="stopped",
                           system_disk=LOCAL_SYSTEM_DISK)
     image_id = made(world, create(world, instance), "JD-C002")
-    image = wait_done(world, image_id, "JD-C004")
+    image = wait_until_ended(world, image_id, "JD-C004")
     check(world.api, "JD-C004", image.get("rootDeviceType") == ROOT["local"],
           f"rootDeviceType is {image.get('rootDeviceType')!r}, not {ROOT['local']!r}")
 
@@ -42,7 +39,7 @@ def test_a_stopped_instance_with_a_local_system_disk_makes_a_local_disk_image(wo
 def test_an_instance_with_a_cloud_system_disk_is_imaged_running_or_stopped(world, status, role):
     instance = world.make("instance", role=role, status=status)
     image_id = made(world, create(world, instance), "JD-C003")
-    image = wait_done(world, image_id, "JD-C004")
+    image = wait_until_ended(world, image_id, "JD-C004")
     check(world.api, "JD-C004", image.get("rootDeviceType") == ROOT["cloud"],
           f"rootDeviceType is {image.get('rootDeviceType')!r}, not {ROOT['cloud']!r}")
 
@@ -50,9 +47,7 @@ def test_an_instance_with_a_cloud_system_disk_is_imaged_running_or_stopped(world
 @pytest.mark.constraint("JD-C003", "JD-R003")
 def test_an_instance_in_another_status_is_refused(world):
     instance = world.make("instance", role="instance.error", status="error")
-    before = world.resources("image")
-    expect_refusal(world.api, create(world, instance), "JD-C003")
-    no_new_images(world, before, "JD-C003")
+    refused(world, "JD-C003", create, world, instance)
 
 
 @pytest.mark.constraint("JD-R005")
@@ -71,9 +66,7 @@ def test_a_system_disk_in_a_bad_mount_state_is_refused(world):
 @pytest.mark.constraint("JD-R011")
 def test_a_busy_cloud_data_disk_is_refused(world):
     instance = world.make("instance", status="running", data_disks=[cloud_disk("vdb", 40, task="resizing")])
-    before = world.resources("image")
-    expect_refusal(world.api, create(world, instance), "JD-R011")
-    no_new_images(world, before, "JD-R011")
+    refused(world, "JD-R011", create, world, instance)
 
 
 @pytest.mark.constraint("JD-R012")
@@ -87,6 +80,6 @@ def test_the_imaging_is_the_instance_task_until_it_ends(world):
     instance = world.make("instance", role="instance.running", status="running")
     first = made(world, create(world, instance), "JD-B002")
     expect_refusal(world.api, create(world, instance), "JD-B002")
-    wait_done(world, first, "JD-B002")
+    wait_until_ended(world, first, "JD-B002")
     made(world, create(world, instance), "JD-B002")
 

@@ -1,0 +1,78 @@
+"""What every dialect's suite shares, one name an idea (Tempest's `waiters` and service
+clients): waiting for an image to end, and proving a refusal made nothing.
+
+The dialect's own calls — building its request, finding the image its answer names,
+reading that image — are in `imagecert.suitekit.<dialect>` (huawei_ims, huawei_nova,
+jdcloud_vm, apsara_ecs), one module each, with the same names where the idea is the same:
+
+  create(world, …)                   the create call of the dialect → the answer
+  made(world, response, rule_id)     the image a successful answer names (registered for clean-up)
+  make_image(world, rule_id, …)      create and `made`: a new image's id
+  wait_until_made(world, id, rule)   the image once no longer being made
+
+A refusal is `refused(world, rule_id, send, *args)` here, for every dialect.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+
+import requests
+
+from imagecert.checks import check, expect_refusal
+from imagecert.world import World
+
+T = TypeVar("T")
+
+
+def wait(world: World, read: Callable[[], T], done: Callable[[T], bool]) -> T:
+    """`read()` until `done` says it has ended, and the last thing read. Control mode: the
+    target settles its jobs first, so one read is enough. Static mode: a read every
+    `[provisioning] poll_s`, for at most `image_timeout_s` (the target file's; see README)."""
+    world.settle()
+    deadline = time.monotonic() + (0 if world.controlled else world.target.image_timeout_s)
+    while True:
+        value = read()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(world.target.poll_s)
+
+
+def images(world: World) -> list[str] | None:
+    """The ids of the tenant's images (control mode, where the mock lists them); None where
+    that is unknowable."""
+    found = world.resources("image")
+    return None if found is None else sorted(r["id"] for r in found)
+
+
+@contextmanager
+def nothing_made(world: World, rule_id: str) -> Iterator[None]:
+    """What runs inside makes no image (checked where the tenant's images can be listed)."""
+    before = images(world)
+    yield
+    after = images(world) if before is not None else None
+    check(world.api, rule_id, before is None or after == before,
+          f"a refused call made an image: {sorted(set(after or ()) - set(before or ()))}")
+
+
+def refused(world: World, rule_id: str, send: Callable[..., requests.Response], /, *args: Any,
+            **kwargs: Any) -> dict[str, Any]:
+    """`send(*args, **kwargs)` is refused as `rule_id` documents (status, code, message,
+    error body: from the catalog), and nothing was made; the error body."""
+    with nothing_made(world, rule_id):
+        return expect_refusal(world.api, send(*args, **kwargs), rule_id)
+
+
+def named(world: World, rule_id: str, image_id: str | None, answer: Any) -> str:
+    """The image a successful answer names, registered for clean-up; a failure of `rule_id`
+    if it names none."""
+    check(world.api, rule_id, bool(image_id), f"the answer names no image: {answer}")
+    return world.made_image(image_id)
+
+
+def image_name(label: str) -> str:
+    """A fresh image name: imagecert-<label>-<8 hex>."""
+    return f"imagecert-{label}-{uuid.uuid4().hex[:8]}"
