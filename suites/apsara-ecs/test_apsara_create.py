@@ -25,6 +25,7 @@ from imagecert.suitekit.apsara_ecs import (
 )
 
 
+@pytest.mark.test_id("a6bae059-c1c3-4a6d-bfc2-f5d0e47c2ed4")
 @pytest.mark.constraint("APS-P024", "APS-D001")
 def test_the_answer_carries_the_seeds_request_id(world):
     name = image_name("p024")
@@ -35,6 +36,7 @@ def test_the_answer_carries_the_seeds_request_id(world):
           f"the answer has no RequestID string: {body}")
 
 
+@pytest.mark.test_id("20becab8-6a69-4add-b18b-7f0e72ef8c50")
 @pytest.mark.constraint("APS-B003")
 def test_the_image_is_listed_at_once_becomes_available_and_is_deleted(world):
     image_id = make_image(world, "APS-B003")
@@ -54,6 +56,7 @@ def test_the_image_is_listed_at_once_becomes_available_and_is_deleted(world):
           f"DescribeImages still lists the deleted image: {left['Images']['Image']}")
 
 
+@pytest.mark.test_id("ac9034a5-8ed6-4097-8925-5d80d1e5a717")
 @pytest.mark.constraint("APS-B003", "APS-P002", "APS-P018")
 def test_the_image_has_the_name_description_and_tags_given_in_either_spelling(world):
     name = image_name("b003")
@@ -67,6 +70,7 @@ def test_the_image_has_the_name_description_and_tags_given_in_either_spelling(wo
           f"the tags given (team=ops, and env=test in the lower-case spelling) are not all there: {tags(found)}")
 
 
+@pytest.mark.test_id("494b8ae2-1bfc-45ad-87b1-1f67d5e6e3f2")
 @pytest.mark.constraint("APS-P005", "APS-P006", "APS-P001", "APS-P013")
 def test_what_is_not_given_takes_the_documented_default(world):
     response = create(world, InstanceId=world.make("instance", role="instance.running"), ImageName=None)
@@ -81,6 +85,7 @@ def test_what_is_not_given_takes_the_documented_default(world):
           f"the image's name defaults to {found.get('ImageName')!r}, not empty")
 
 
+@pytest.mark.test_id("1a1b3f42-43c2-4f89-947a-0f7e0c32af44")
 @pytest.mark.constraint("APS-P005", "APS-P006", "APS-P017")
 def test_a_data_disk_snapshot_made_the_system_disk_keeps_platform_and_architecture(world):
     snapshot = world.make("snapshot", role="snapshot.data.available", disk_type="data")
@@ -96,6 +101,7 @@ def test_a_data_disk_snapshot_made_the_system_disk_keeps_platform_and_architectu
     check(world.api, "APS-P017", types == ["system"], f"the data snapshot made a {types} disk, not the system disk asked")
 
 
+@pytest.mark.test_id("40133167-ada5-4712-9b9b-0ec6564cf58c")
 @pytest.mark.constraint("APS-P017")
 def test_a_mapping_without_disk_type_takes_its_snapshots(world):
     snapshot = world.make("snapshot", role="snapshot.data.available", disk_type="data")
@@ -104,6 +110,7 @@ def test_a_mapping_without_disk_type_takes_its_snapshots(world):
     check(world.api, "APS-P017", types == ["data"], f"a data disk's snapshot made a {types} disk without DiskType")
 
 
+@pytest.mark.test_id("a086db65-f0eb-46e5-8dba-122d49cfa8a0")
 @pytest.mark.constraint("APS-P016")
 def test_a_mapping_without_size_takes_the_snapshots_or_its_familys_default(world):
     other = FAMILIES["other"]
@@ -124,6 +131,7 @@ def test_a_mapping_without_size_takes_the_snapshots_or_its_familys_default(world
           f"the mapping of a {other['size']['minimum'] + 7} GiB snapshot got Size {from_snapshot}")
 
 
+@pytest.mark.test_id("6a290217-29c8-4308-8392-b0b0cd11debb")
 @pytest.mark.constraint("APS-P007")
 def test_the_image_is_placed_in_the_resource_group_asked_for(world):
     group = "rg-imagecert"
@@ -132,6 +140,7 @@ def test_the_image_is_placed_in_the_resource_group_asked_for(world):
           f"the image is in resource group {found.get('ResourceGroupId')!r}, not {group!r}")
 
 
+@pytest.mark.test_id("8951c732-3a8c-4ccc-81f3-1e1168e6e1b7")
 @pytest.mark.constraint("APS-P010", "APS-D006")
 def test_an_api_version_in_the_body_is_accepted(world):
     name = image_name("p010")

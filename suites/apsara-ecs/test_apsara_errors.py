@@ -18,12 +18,14 @@ ROUTE = operations(DIALECT)["CreateImage"].path.rsplit("/", 1)[0]
 HUGE_BYTES = 2 << 20
 
 
+@pytest.mark.test_id("fbb62d9c-c3c4-4b7c-b4f1-1cbfc7447ebf")
 @pytest.mark.constraint("APS-C005")
 def test_a_wrong_signature_or_none_is_refused(world):
     refused(world, "APS-C005", create, world, api=world.client_with_wrong_secret(), InstanceId=spare_instance(world))
     refused(world, "APS-C005", create, world, api=world.client_without_credentials(), InstanceId=spare_instance(world))
 
 
+@pytest.mark.test_id("fb7c2041-83ad-484a-9fcb-10e94bbdd99b")
 @pytest.mark.constraint("APS-C006")
 def test_an_account_without_permission_cannot_create(world):
     read_only = world.client_as("read-only")
@@ -32,6 +34,7 @@ def test_an_account_without_permission_cannot_create(world):
     refused(world, "APS-C006", create, world, api=world.client_as("none"), InstanceId=spare_instance(world))
 
 
+@pytest.mark.test_id("966331f3-eaf2-415d-9898-aef19117ef73")
 @pytest.mark.constraint("APS-C007")
 @pytest.mark.parametrize("how", ["json", "text", "unknown-field", "repeated-field", "not-utf8", "huge"])
 def test_a_body_that_is_not_a_form_of_the_documented_parameters_is_refused(world, how):
@@ -49,6 +52,7 @@ def test_a_body_that_is_not_a_form_of_the_documented_parameters_is_refused(world
     refused(world, "APS-C007", world.api.call, "CreateImage", **sends[how])
 
 
+@pytest.mark.test_id("bab57328-a623-4475-ab2a-3471476ad87d")
 @pytest.mark.constraint("APS-D009")
 @pytest.mark.parametrize("number", ["21", "999"])
 def test_a_disk_mapping_numbered_outside_1_to_20_is_refused(world, number):
@@ -72,6 +76,7 @@ def plainly_refused(world, response, rule_id: str) -> None:
     check(world.api, rule_id, not problems and bool(message), f"the error body is not Alibaba's: {body}")
 
 
+@pytest.mark.test_id("b8196e24-df3f-4fb3-8319-4040bf5aa6f5")
 @pytest.mark.constraint("APS-C008")
 def test_an_unknown_action_or_method_is_not_found(world):
     base = world.target.base_url.rstrip("/")
@@ -80,12 +85,14 @@ def test_an_unknown_action_or_method_is_not_found(world):
     plainly_refused(world, world.api.send("GET", f"{base}{ROUTE}/CreateImage"), "APS-C008")
 
 
+@pytest.mark.test_id("772f2463-602f-4f08-a343-673958520afc")
 @pytest.mark.constraint("APS-R001")
 def test_the_seeds_system_error_is_answered_in_the_error_body(world):
     world.fault("CreateImage", CATALOG["APS-R001"].http_status)
     refused(world, "APS-R001", create, world, InstanceId=spare_instance(world))
 
 
+@pytest.mark.test_id("9fe7e307-e026-43d5-b268-728ece4d0aa6")
 @pytest.mark.constraint("APS-D002")
 def test_every_refusal_has_code_message_and_request_id(world):
     body = refused(world, "APS-P013", create, world, InstanceId=spare_instance(world), ImageName="1-starts-with-a-digit")
@@ -97,6 +104,7 @@ def test_every_refusal_has_code_message_and_request_id(world):
           f"a DeleteImage refusal has no Code and Message: {unknown.text[:300]}")
 
 
+@pytest.mark.test_id("2b6b2b8e-e0f4-4dfa-be63-8664f1df9fa7")
 @pytest.mark.constraint("APS-B004")
 def test_deleting_an_image_the_account_does_not_have_is_refused(world):
     response = world.api.call("DeleteImage", form={"RegionId": world.scope["region_id"],

@@ -24,6 +24,7 @@ def listed(world, name: str, rule_id: str) -> list[str]:
     return [i["ImageId"] for i in describe(world, rule_id, ImageName=name)["Images"]["Image"]]
 
 
+@pytest.mark.test_id("7a0f6fe3-e414-498d-ac97-204273173721")
 @pytest.mark.constraint("APS-B001")
 def test_the_same_token_and_parameters_make_one_image(world):
     body = form(world, InstanceId=world.make("instance", role="instance.running"), ClientToken=token())
@@ -37,6 +38,7 @@ def test_the_same_token_and_parameters_make_one_image(world):
     check(world.api, "APS-B001", len(ids) == 1, f"the replay answered another image: {ids}")
 
 
+@pytest.mark.test_id("c650fa44-b5d1-4f91-96a4-32373c922e18")
 @pytest.mark.constraint("APS-B001")
 def test_racing_calls_with_one_token_make_one_image(world):
     body = form(world, InstanceId=world.make("instance", role="instance.running"), ClientToken=token())
@@ -52,6 +54,7 @@ def test_racing_calls_with_one_token_make_one_image(world):
     check(world.api, "APS-B001", len(ids) == 1, f"racing calls answered different images: {ids}")
 
 
+@pytest.mark.test_id("77af20e5-e102-4311-a627-9477b8e0814a")
 @pytest.mark.constraint("APS-B002")
 def test_the_same_token_with_other_parameters_is_refused(world):
     body = form(world, InstanceId=world.make("instance", role="instance.running"), ClientToken=token())

@@ -31,6 +31,7 @@ def _just_below(name: str) -> str:
     return f"{major}.{minor - 1}"
 
 
+@pytest.mark.test_id("8c00b422-af53-43d0-bf08-e27db39cae5b")
 @pytest.mark.constraint("NOVA-B001")
 def test_the_image_is_made_after_the_202(world):
     server = world.make("instance", role="instance.running")
@@ -46,6 +47,7 @@ def test_the_image_is_made_after_the_202(world):
               "the control protocol and showImage disagree on the image's status")
 
 
+@pytest.mark.test_id("1eea0701-27a3-49ae-80b4-f79890d188fe")
 @pytest.mark.constraint("NOVA-B007")
 def test_the_image_has_the_name_metadata_and_server_given(world):
     server = world.make("instance", role="instance.running")
@@ -60,6 +62,7 @@ def test_the_image_has_the_name_metadata_and_server_given(world):
           f"the image names server {(image.get('server') or {}).get('id')!r}, not {server!r}")
 
 
+@pytest.mark.test_id("39aefdfa-0fb0-4bf0-b552-8c24aad6a6b8")
 @pytest.mark.constraint("NOVA-B007", "NOVA-R004")
 def test_a_deleted_image_is_gone(world):
     image_id = make_image(world, world.make("instance", role="instance.running"), "NOVA-B007")
@@ -68,6 +71,7 @@ def test_a_deleted_image_is_gone(world):
     expect_refusal(world.api, show(world, image_id), "NOVA-R004")
 
 
+@pytest.mark.test_id("7e13a73f-bbf3-400c-a0bb-788a1435ec92")
 @pytest.mark.constraint("NOVA-P006")
 @pytest.mark.parametrize("version", [None, _just_below("location_until")], ids=["no-header", "below-2.44"])
 def test_below_2_44_location_names_the_image(world, version):
@@ -79,6 +83,7 @@ def test_below_2_44_location_names_the_image(world, version):
     expect_success(world.api, show(world, image_id), "NOVA-P006", status=200)
 
 
+@pytest.mark.test_id("c6a1f224-5052-40ad-9c8a-14976802657d")
 @pytest.mark.constraint("NOVA-P007", "NOVA-P006")
 @pytest.mark.parametrize("header", [LEGACY_VERSION_HEADER, VERSION_HEADER])
 @pytest.mark.parametrize("version", [MICROVERSIONS["image_id_from"], "latest"])
@@ -95,6 +100,7 @@ def test_from_2_45_the_body_is_the_image_id(world, header, version):
     expect_success(world.api, show(world, image_id), "NOVA-P007", status=200)
 
 
+@pytest.mark.test_id("2509b78c-398f-4f24-b46a-4afa6a05b4e2")
 @pytest.mark.constraint("NOVA-P007")
 def test_below_2_45_there_is_no_image_id_body(world):
     # at 2.44 itself the answer names no image at all (NOVA-D006's test); below it, Location does
@@ -103,6 +109,7 @@ def test_below_2_45_there_is_no_image_id_body(world):
     check(world.api, "NOVA-P007", not response.content, f"an image_id body below 2.45: {response.text[:200]!r}")
 
 
+@pytest.mark.test_id("411a6d8f-19d6-4597-acd3-4cd8f24b91ee")
 @pytest.mark.constraint("NOVA-D006")
 def test_at_2_44_there_is_neither_location_nor_image_id(world):
     response = create(world, world.make("instance", role="instance.running"), version=MICROVERSIONS["location_until"])
@@ -114,6 +121,7 @@ def test_at_2_44_there_is_neither_location_nor_image_id(world):
           f"a Location header at 2.44, which the seed says is not supported: {response.headers.get('Location')!r}")
 
 
+@pytest.mark.test_id("973d7694-ce54-4434-8e1a-41f82a4db640")
 @pytest.mark.constraint("NOVA-B002")
 @pytest.mark.parametrize("asked, served", [
     (None, "min"),
@@ -130,12 +138,14 @@ def test_every_answer_names_the_microversion_used(world, asked, served):
           f"asked {asked or 'nothing'}: the answer names {got}, not {served}")
 
 
+@pytest.mark.test_id("043123d6-154d-4606-a5cc-ca6717583e0d")
 @pytest.mark.constraint("NOVA-B002")
 def test_a_version_that_is_not_one_is_refused(world):
     server = world.make("instance", role="instance.running")
     refused(world, "NOVA-B002", create, world, server, version="two")
 
 
+@pytest.mark.test_id("32bf472c-e0d2-4095-a75c-acbe7e64f7d4")
 @pytest.mark.constraint("NOVA-B006")
 def test_a_version_outside_the_range_is_refused(world):
     served = served_versions(world)
@@ -149,6 +159,7 @@ def test_a_version_outside_the_range_is_refused(world):
         refused(world, "NOVA-B006", create, world, server, version=version)
 
 
+@pytest.mark.test_id("3cb8013a-f232-4fc0-8901-8d836b98086b")
 @pytest.mark.constraint("NOVA-B005")
 def test_the_version_document_offers_the_versions_served(world):
     document = expect_success(world.api, world.api.call("getVersion"), "NOVA-B005", status=200)["version"]
@@ -157,6 +168,7 @@ def test_the_version_document_offers_the_versions_served(world):
         made(world, response, "NOVA-B005")
 
 
+@pytest.mark.test_id("75b9a3d0-b8d1-4011-bca0-24504960e3f8")
 @pytest.mark.constraint("NOVA-P003", "NOVA-P004", "NOVA-P005")
 def test_the_seeds_request_example_is_accepted(world):
     content = CONTRACT["paths"]["/v2.1/{project_id}/servers/{server_id}/action"]["post"]["requestBody"]["content"]

@@ -20,6 +20,7 @@ from imagecert.suitekit.jdcloud_vm import (
 )
 
 
+@pytest.mark.test_id("0da0622e-1ead-418a-a846-cccea96a4337")
 @pytest.mark.constraint("JD-R001", "JD-P001", "JD-P027", "JD-P028", "JD-P029")
 def test_the_answer_names_the_image_made(world):
     instance = world.make("instance", role="instance.running", status="running")
@@ -30,6 +31,7 @@ def test_the_answer_names_the_image_made(world):
     check(world.api, "JD-P029", image.get("imageId") == image_id, f"describeImage shows {image.get('imageId')!r}")
 
 
+@pytest.mark.test_id("0f838374-7048-44f0-b321-0d2384d1e2c5")
 @pytest.mark.constraint("JD-B001")
 def test_the_image_is_pending_until_it_is_ready(world):
     instance = world.make("instance", role="instance.running", status="running")
@@ -41,6 +43,7 @@ def test_the_image_is_pending_until_it_is_ready(world):
     check(world.api, "JD-B001", final == IMAGE_STATES["done"], f"the image ended {final!r}, not {IMAGE_STATES['done']!r}")
 
 
+@pytest.mark.test_id("01325ab0-c18a-400b-ad5b-12e50b3ca9df")
 @pytest.mark.constraint("JD-C005")
 def test_by_default_cloud_data_disks_are_in_the_image_and_local_ones_are_not(world):
     instance = world.make("instance", status="running",
@@ -50,6 +53,7 @@ def test_by_default_cloud_data_disks_are_in_the_image_and_local_ones_are_not(wor
     check(world.api, "JD-C005", "vdc" not in shown, f"the local data disk vdc is in the image ({sorted(shown)})")
 
 
+@pytest.mark.test_id("b65e71c2-3e98-4140-aca7-cc1ccfa8aeab")
 @pytest.mark.constraint("JD-C007", "JD-C006")
 def test_no_device_leaves_a_cloud_data_disk_out(world):
     instance = world.make("instance", status="running", data_disks=[cloud_disk("vdb", 40), cloud_disk("vdc", 40)])
@@ -59,6 +63,7 @@ def test_no_device_leaves_a_cloud_data_disk_out(world):
     check(world.api, "JD-C007", "vdc" in shown, f"the other cloud disk vdc is missing ({sorted(shown)})")
 
 
+@pytest.mark.test_id("aa275555-09ed-40e1-b838-52489c62c15a")
 @pytest.mark.constraint("JD-C009", "JD-C006")
 def test_a_device_the_instance_has_is_replaced_by_the_new_spec(world):
     disk_type = disk_types()[0]
