@@ -17,17 +17,11 @@ from urllib.parse import urlparse
 import tomli_w
 
 from imagecert.contracts import DIALECTS
+from imagecert.signing import REGISTRY, SCHEMES
 
-SCHEMES = ("none", "token", "huawei-aksk", "jdcloud-hmac", "apsara-aksk")
 MODES = ("control", "static")
-# The [auth] keys each scheme needs.
-SCHEME_KEYS = {
-    "none": (),
-    "token": ("token",),
-    "huawei-aksk": ("access_key", "secret_key"),
-    "jdcloud-hmac": ("access_key", "secret_key"),
-    "apsara-aksk": ("access_key", "secret_key"),
-}
+# The [auth] keys each scheme needs: the auth registry's.
+SCHEME_KEYS = {name: scheme.keys for name, scheme in REGISTRY.items()}
 # The [scope] keys each dialect's URLs and bodies need.
 SCOPE_KEYS = {
     "huawei-ims": ("project_id",),

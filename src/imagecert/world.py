@@ -57,9 +57,9 @@ def auth_for(target_auth: dict[str, str], scope: dict[str, str]) -> requests.aut
 def wrong_secret(target_auth: dict[str, str]) -> dict[str, str]:
     """The same credentials with the secret (or token) changed: a signature that cannot verify."""
     changed = dict(target_auth)
-    for key in ("secret_key", "token"):
-        if changed.get(key):
-            changed[key] = changed[key][::-1] + "x"
+    key = signing.REGISTRY[changed.get("scheme", "none")].secret
+    if key and changed.get(key):
+        changed[key] = changed[key][::-1] + "x"
     return changed
 
 
