@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imagecert.checks import check, expect_refusal, expect_success
+from imagecert.suitekit import nothing_made
 from imagecert.suitekit.huawei_nova import (
     IMAGE_STATES,
     create,
@@ -18,11 +19,9 @@ from imagecert.suitekit.huawei_nova import (
 
 
 def _refused_and_nothing_made(world, server: str, rule_id: str) -> None:
-    images, snapshots = world.resources("image"), world.resources("snapshot")
-    expect_refusal(world.api, create(world, server), rule_id)
-    check(world.api, rule_id, images is None or world.resources("image") == images, "a refused call made an image")
-    check(world.api, rule_id, snapshots is None or world.resources("snapshot") == snapshots,
-          "a refused call made a snapshot")
+    """createImage on `server` is refused, and made neither an image nor a volume snapshot."""
+    with nothing_made(world, rule_id, kinds=("image", "snapshot")):
+        expect_refusal(world.api, create(world, server), rule_id)
 
 
 @pytest.mark.test_id("1a18cbae-9821-4dec-9328-fbcf84bf69b9")

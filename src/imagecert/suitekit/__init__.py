@@ -41,21 +41,23 @@ def wait(world: World, read: Callable[[], T], done: Callable[[T], bool]) -> T:
         time.sleep(world.target.poll_s)
 
 
-def images(world: World) -> list[str] | None:
-    """The ids of the tenant's images (control mode, where the mock lists them); None where
-    that is unknowable."""
-    found = world.resources("image")
+def ids_of(world: World, kind: str = "image") -> list[str] | None:
+    """The ids of the tenant's resources of a kind (control mode, where the mock lists
+    them); None where that is unknowable."""
+    found = world.resources(kind)
     return None if found is None else sorted(r["id"] for r in found)
 
 
 @contextmanager
-def nothing_made(world: World, rule_id: str) -> Iterator[None]:
-    """What runs inside makes no image (checked where the tenant's images can be listed)."""
-    before = images(world)
+def nothing_made(world: World, rule_id: str, kinds: tuple[str, ...] = ("image",)) -> Iterator[None]:
+    """What runs inside makes no image (nor anything else of `kinds`), checked where the
+    tenant's resources can be listed."""
+    before = {kind: ids_of(world, kind) for kind in kinds}
     yield
-    after = images(world) if before is not None else None
-    check(world.api, rule_id, before is None or after == before,
-          f"a refused call made an image: {sorted(set(after or ()) - set(before or ()))}")
+    for kind, was in before.items():
+        now = ids_of(world, kind) if was is not None else None
+        check(world.api, rule_id, was is None or now == was,
+              f"a refused call made a {kind}: {sorted(set(now or ()) - set(was or ()))}")
 
 
 def refused(world: World, rule_id: str, send: Callable[..., requests.Response], /, *args: Any,
