@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from imagecert.checks import expect_refusal
-from imagecert.suitekit import image_name, refused
+from imagecert.suitekit import image_name, nothing_made, refused
 from imagecert.suitekit.huawei_nova import WIDE_CHAR, bound, create, create_image_fields, make_image
 
 FIELDS = create_image_fields()
@@ -25,8 +25,9 @@ WIDE_BYTES = len(WIDE_CHAR.encode())
 def refused_bodies(world, rule_id: str, bodies: list) -> None:
     """Each body is refused as `rule_id` says, and nothing is made."""
     server = world.make("instance", role="instance.running")
-    for body in bodies:
-        refused(world, rule_id, world.api.call, "createImage", path={"server_id": server}, json=body)
+    with nothing_made(world, rule_id):
+        for body in bodies:
+            expect_refusal(world.api, world.api.call("createImage", path={"server_id": server}, json=body), rule_id)
 
 
 def accepted_spec(world, rule_id: str, **spec) -> None:
