@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import requests
 
 from imagecert.checks import check, expect_refusal
-from imagecert.world import World
+from imagecert.world import World, poll
 
 T = TypeVar("T")
 
@@ -33,12 +33,8 @@ def wait(world: World, read: Callable[[], T], done: Callable[[T], bool]) -> T:
     target settles its jobs first, so one read is enough. Static mode: a read every
     `[provisioning] poll_s`, for at most `image_timeout_s` (the target file's; see README)."""
     world.settle()
-    deadline = time.monotonic() + (0 if world.controlled else world.target.image_timeout_s)
-    while True:
-        value = read()
-        if done(value) or time.monotonic() >= deadline:
-            return value
-        time.sleep(world.target.poll_s)
+    return poll(read, done, time.monotonic() + (0 if world.controlled else world.target.image_timeout_s),
+                world.target.poll_s)
 
 
 def ids_of(world: World, kind: str = "image") -> list[str] | None:
