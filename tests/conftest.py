@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imagecert.provider.dialect import Settings
+from imagecert.provider.fake import Account, Cloud
 from imagecert.provider.server import start
 
 
@@ -17,3 +18,22 @@ def provider(request: pytest.FixtureRequest):
     running = start(dialects=[request.module.DIALECT], settings=settings)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def new_account(provider, request: pytest.FixtureRequest):
+    """Another tenant of the module's `DIALECT` on `provider`: `new_account("read-only")`.
+    The one control client is the fake's (`imagecert.provider.fake.Account`): resources,
+    quotas, faults, settled jobs, listings and the dialect's official SDK client."""
+    cloud = Cloud(provider)
+
+    def make(permissions: str = "full") -> Account:
+        return cloud.account(request.module.DIALECT, permissions=permissions)
+
+    return make
+
+
+@pytest.fixture
+def account(new_account) -> Account:
+    """A fresh tenant of the module's `DIALECT`, with every permission."""
+    return new_account()

@@ -255,9 +255,37 @@ def test_matching_ignores_signatures_dates_nonces_and_the_host_but_not_the_reque
         cassettes.MATCHERS["imagecert_body"](first, other)
 
 
-def test_cassette_files_are_named_after_the_test_and_keep_large_bodies_small(tmp_path):
-    path = cassettes.cassette_path(tmp_path, "huawei-nova", "suites/huawei-nova/test_x.py::test_y[a b/c]")
-    assert path == tmp_path / "huawei-nova" / "test_x" / "test_y[a_b_c].yaml"
+def suite_item(module: str, name: str, test_id: str | None, case: str | None = None):
+    """What the cassette naming reads of a collected suite test."""
+    from types import SimpleNamespace
+
+    mark = SimpleNamespace(args=(test_id,)) if test_id else None
+    return SimpleNamespace(path=ROOT / "suites" / "huawei-nova" / f"{module}.py",
+                           nodeid=f"suites/huawei-nova/{module}.py::{name}" + (f"[{case}]" if case else ""),
+                           get_closest_marker=lambda marker: mark if marker == "test_id" else None,
+                           callspec=SimpleNamespace(id=case) if case else None)
+
+
+def test_a_cassette_is_named_by_the_stable_id_so_a_renamed_test_keeps_it(tmp_path):
+    uid = "2f0c6a52-5d7e-4a7e-9a43-4c1a8e9b7d10"
+    before = cassettes.locate(tmp_path, suite_item("test_x", "test_y", uid, "a b/c"), "huawei-nova", recording=True)
+    after = cassettes.locate(tmp_path, suite_item("test_moved", "test_renamed", uid, "a b/c"), "huawei-nova", True)
+    assert before == after == (f"{uid}[a b/c]", tmp_path / "huawei-nova" / f"{uid}[a_b_c].yaml")
+
+
+def test_a_cassette_of_the_old_naming_still_replays_seeded_as_it_was_recorded(tmp_path):
+    item = suite_item("test_x", "test_y", "2f0c6a52-5d7e-4a7e-9a43-4c1a8e9b7d10", "a b/c")
+    old = tmp_path / "huawei-nova" / "test_x" / "test_y[a_b_c].yaml"
+    old.parent.mkdir(parents=True)
+    old.write_text("{}")
+    assert cassettes.locate(tmp_path, item, "huawei-nova", recording=False) == (
+        "suites/huawei-nova/test_x.py::test_y[a b/c]", old)
+    assert cassettes.locate(tmp_path, item, "huawei-nova", recording=True)[1] != old  # recorded anew by id
+    assert cassettes.locate(tmp_path, suite_item("test_x", "test_y", None, "a b/c"), "huawei-nova", True)[1] == old
+
+
+def test_cassette_files_keep_large_bodies_small(tmp_path):
+    path = cassettes.cassette_path(tmp_path, "huawei-nova", "2f0c6a52-5d7e-4a7e-9a43-4c1a8e9b7d10")
     huge = "x" * (cassettes.LARGE_BODY_CHARS * 8)
     cassettes.write_cassette(path, {"test": "t"}, [Interaction("POST", API_ORIGIN, {}, huge, 413, "", {}, "{}")])
     assert path.stat().st_size < 2048

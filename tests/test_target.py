@@ -46,6 +46,14 @@ def test_a_good_target_loads_with_secrets_from_the_environment(tmp_path, keys):
     assert target.mode == "static"
 
 
+def test_the_waiters_timeouts_come_from_the_provisioning_table(tmp_path, keys):
+    default = load_target(write(tmp_path, GOOD))
+    given = load_target(write(tmp_path, GOOD.replace('mode        = "static"',
+                                                      'mode = "static"\nimage_timeout_s = 90\npoll_s = 0.5')))
+    assert (given.image_timeout_s, given.poll_s) == (90.0, 0.5)
+    assert (default.image_timeout_s, default.poll_s) != (90.0, 0.5)
+
+
 def test_what_a_report_may_show_holds_no_secret(tmp_path, keys):
     shown = repr(load_target(write(tmp_path, GOOD)).public())
     assert "SK456" not in shown and "AK123" not in shown
@@ -75,6 +83,8 @@ def test_what_a_report_may_show_holds_no_secret(tmp_path, keys):
          "[auth] scheme huawei-aksk does not sign jdcloud-vm requests; jdcloud-vm takes jdcloud-hmac (or none)"),
         (('mode        = "static"', 'mode = "control"\ncontrol_url = "http://127.0.0.1:1/c"\ntenant_id = "t"'
           '\n[auth.read_only]\nscheme = "token"\ntoken = "t"'), "[auth.read_only] scheme token does not sign"),
+        (('mode        = "static"', 'mode = "static"\nimage_timeout_s = 0'), "image_timeout_s must be a positive"),
+        (('mode        = "static"', 'mode = "static"\npoll_s = "2"'), "poll_s must be a positive number"),
     ],
 )
 def test_every_mistake_is_refused_with_its_reason(tmp_path, keys, change, complaint):

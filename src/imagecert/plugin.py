@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from imagecert import testids
 from imagecert.contracts import DIALECTS, load_catalog
 from imagecert.target import Target, TargetError, load_target, parse_target
 from imagecert.world import NOT_VERIFIED, World
@@ -102,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     cassette = config.getoption("record") or config.getoption("replay")
     world.start_run(CASSETTE_RUN_ID if cassette else None)
     interrupts.install()  # SIGINT and SIGTERM wait for a create's answer, then tear down
+    config.addinivalue_line("markers", testids.DECLARATION)
     state = RunState(config)
     for path in config.getoption("target"):
         try:
@@ -213,6 +215,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         unknown += [f"{item.nodeid}: {i}" for i in ids if i not in known]
         item.user_properties.append(("imagecert_dialect", dialect))
         item.user_properties.append(("imagecert_constraints", ids))
+        item.user_properties.append(("imagecert_test_id", testids.stable_id(item)))
         chosen = (state.uses_embedded or dialect in state.targets) and (
             not config.getoption("dialect") or dialect in config.getoption("dialect"))
         if chosen and (not wanted or wanted & set(ids)):
@@ -293,8 +296,9 @@ class Recorder:
         props = dict(report.user_properties)
         if "imagecert_dialect" not in props:
             return
-        entry = self.state.results.setdefault(report.nodeid, {
-            "nodeid": report.nodeid, "dialect": props["imagecert_dialect"],
+        test_id = props.get("imagecert_test_id")
+        entry = self.state.results.setdefault(test_id or report.nodeid, {
+            "nodeid": report.nodeid, "test_id": test_id, "dialect": props["imagecert_dialect"],
             "constraints": props["imagecert_constraints"], "outcome": "passed", "reason": None,
             "duration_s": 0.0, "exchanges": [], "fuzz": props.get("imagecert_fuzz"),
         })

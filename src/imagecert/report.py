@@ -139,8 +139,8 @@ def build(dialect: str, outcomes: Iterable[dict[str, Any]], target: dict[str, An
         ],
         "signed_by": signed_by(outcomes),
         "tests": sorted(({**{k: o[k] for k in ("nodeid", "outcome", "reason", "duration_s", "constraints")},
-                          "failed_rules": o.get("failed_rules"), "signed_by": o.get("signed_by")}
-                         for o in outcomes), key=lambda o: o["nodeid"]),
+                          "test_id": o.get("test_id"), "failed_rules": o.get("failed_rules"),
+                          "signed_by": o.get("signed_by")} for o in outcomes), key=lambda o: o["nodeid"]),
         "fuzz": fuzz or {"examples": 0, "failures": []},
         "summary": summary,
     }
@@ -450,9 +450,10 @@ def merge(sources: Iterable[Path], out: Path, allow_different_targets: bool = Fa
             for test in document["tests"]:
                 exchanges = [x for row in document["constraints"] + document["return_codes"]
                              for f in row["failures"] if f["test"] == test["nodeid"] for x in f["exchanges"]]
-                previous = outcomes.get(test["nodeid"])
+                key = test.get("test_id") or test["nodeid"]  # a test renamed between the runs is one test
+                previous = outcomes.get(key)
                 if previous is None or ORDER[test["outcome"]] < ORDER[previous["outcome"]]:
-                    outcomes[test["nodeid"]] = {**test, "dialect": dialect, "exchanges": exchanges}
+                    outcomes[key] = {**test, "dialect": dialect, "exchanges": exchanges}
         first = documents[0]
         fuzz = {"examples": sum(d["fuzz"]["examples"] for d in documents),
                 "failures": [f for d in documents for f in d["fuzz"]["failures"]]}

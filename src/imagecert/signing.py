@@ -6,6 +6,11 @@ One module serves both sides so that they cannot drift apart:
   ``requests.auth.AuthBase`` per scheme;
 * the reference provider checks what it received with :func:`verify`.
 
+Each scheme is one :class:`Scheme` entry of :data:`REGISTRY` (at the end of this file):
+the ``[auth]`` keys it needs, how it signs, how it verifies, how a request shows it
+carries it, and whose key a request claims. :func:`client_auth`, :func:`verify`,
+:func:`presented` and :func:`claimed_key` look the scheme up there.
+
 Each scheme is byte-exact to what the provider's official Python SDK puts on the
 wire (huaweicloudsdkcore 3.1, jdcloud-sdk 1.6, aliyun-python-sdk-core 2.16); the
 tests in ``tests/test_signing.py`` run those SDKs against a loopback server and
@@ -79,6 +84,9 @@ from requests.auth import AuthBase
 
 __all__ = [
     "SCHEMES",
+    "REGISTRY",
+    "Scheme",
+    "Credentials",
     "AuthError",
     "WireRequest",
     "client_auth",
@@ -91,8 +99,6 @@ __all__ = [
     "JdcloudHmacAuth",
     "ApsaraAkSkAuth",
 ]
-
-SCHEMES = ("none", "token", "huawei-aksk", "jdcloud-hmac", "apsara-aksk")
 
 #: Reasons an :class:`AuthError` carries.
 REASONS = ("missing", "malformed", "unknown-key", "bad-signature", "stale")
@@ -775,15 +781,84 @@ def _verify_none(request: WireRequest, secret_for, now, max_skew) -> str:
     return ""
 
 
-# -- public entry points -------------------------------------------------------------
+# -- the registry: one entry a scheme ------------------------------------------------
 
-_VERIFIERS = {
-    "none": _verify_none,
-    "token": _verify_token,
-    "huawei-aksk": _verify_huawei,
-    "jdcloud-hmac": _verify_jdcloud,
-    "apsara-aksk": _verify_apsara,
-}
+
+@dataclass(frozen=True)
+class Credentials:
+    """A target file's [auth] secrets (resolved) and the scope values a signer puts on the wire."""
+
+    access_key: str | None = None
+    secret_key: str | None = None
+    token: str | None = None
+    project_id: str | None = None
+    region_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """Everything about one scheme: the [auth] keys it needs (and which of them is the
+    secret), how a client signs, how a server verifies, how a request shows it carries the
+    scheme at all, and whose key it claims (read without checking anything)."""
+
+    name: str
+    keys: tuple[str, ...]
+    secret: str | None
+    sign: Callable[[Credentials], AuthBase]
+    verify: Callable[[WireRequest, Callable[[str], str | None], datetime | None, timedelta], str]
+    presented: Callable[[Mapping[str, str]], bool]
+    claimed_key: Callable[[Mapping[str, str]], str | None]
+
+
+def _in_authorization(marker: str, parse: Callable[[str], tuple[str, ...]]) -> dict[str, Callable[..., Any]]:
+    """`presented` and `claimed_key` of a scheme that signs in the Authorization header:
+    its value starts with `marker`; `parse` reads the access key first."""
+
+    def presented(headers: Mapping[str, str]) -> bool:
+        return (_get(headers, "authorization") or "").strip().lower().startswith(marker)
+
+    def claimed_key(headers: Mapping[str, str]) -> str | None:
+        authorization = _get(headers, "authorization")
+        if not authorization:
+            return None
+        try:
+            return parse(authorization)[0]
+        except AuthError:
+            return None
+
+    return {"presented": presented, "claimed_key": claimed_key}
+
+
+_AK_SK = ("access_key", "secret_key")
+REGISTRY: dict[str, Scheme] = {entry.name: entry for entry in (
+    Scheme("none", keys=(), secret=None, sign=lambda c: NoAuth(), verify=_verify_none,
+           presented=lambda headers: True, claimed_key=lambda headers: None),
+    Scheme("token", keys=("token",), secret="token", sign=lambda c: TokenAuth(c.token or ""), verify=_verify_token,
+           presented=lambda headers: bool(_get(headers, "x-auth-token")),
+           claimed_key=lambda headers: (_get(headers, "x-auth-token") or "").strip() or None),
+    Scheme("huawei-aksk", keys=_AK_SK, secret="secret_key", verify=_verify_huawei,
+           sign=lambda c: HuaweiAkSkAuth(c.access_key or "", c.secret_key or "", c.project_id),
+           **_in_authorization("sdk-", _huawei_parse)),
+    Scheme("jdcloud-hmac", keys=_AK_SK, secret="secret_key", verify=_verify_jdcloud,
+           sign=lambda c: JdcloudHmacAuth(c.access_key or "", c.secret_key or "", c.region_id),
+           **_in_authorization("jdcloud", _jdcloud_parse)),
+    Scheme("apsara-aksk", keys=_AK_SK, secret="secret_key", verify=_verify_apsara,
+           sign=lambda c: ApsaraAkSkAuth(c.access_key or "", c.secret_key or "", c.region_id),
+           **_in_authorization("acs ", _apsara_parse)),
+)}
+SCHEMES = tuple(REGISTRY)
+
+
+def lookup(name: str, expected: bool = True) -> Scheme:
+    """The registry's entry, or ValueError naming the schemes there are."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown auth scheme {name!r}" + (f"; expected one of {', '.join(SCHEMES)}"
+                                                             if expected else "")) from None
+
+
+# -- public entry points -------------------------------------------------------------
 
 
 def client_auth(
@@ -802,17 +877,7 @@ def client_auth(
     ``x-acs-region-id``. Raises ``ValueError`` for an unknown scheme or a
     missing credential.
     """
-    if scheme == "none":
-        return NoAuth()
-    if scheme == "token":
-        return TokenAuth(token or "")
-    if scheme == "huawei-aksk":
-        return HuaweiAkSkAuth(access_key or "", secret_key or "", project_id)
-    if scheme == "jdcloud-hmac":
-        return JdcloudHmacAuth(access_key or "", secret_key or "", region_id)
-    if scheme == "apsara-aksk":
-        return ApsaraAkSkAuth(access_key or "", secret_key or "", region_id)
-    raise ValueError(f"unknown auth scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+    return lookup(scheme).sign(Credentials(access_key, secret_key, token, project_id, region_id))
 
 
 def verify(
@@ -832,49 +897,16 @@ def verify(
     UTC) and ``max_skew`` bound the request's own date. Stateless: nonces are
     not remembered, so replay inside the skew window is not detected.
     """
-    try:
-        check = _VERIFIERS[scheme]
-    except KeyError:
-        raise ValueError(f"unknown auth scheme {scheme!r}; expected one of {', '.join(SCHEMES)}") from None
-    return check(request, secret_for, now, max_skew)
-
-
-_MARKERS = {
-    "huawei-aksk": "sdk-",
-    "jdcloud-hmac": "jdcloud",
-    "apsara-aksk": "acs ",
-}
+    return lookup(scheme).verify(request, secret_for, now, max_skew)
 
 
 def presented(scheme: str, headers: Mapping[str, str]) -> bool:
     """Whether ``headers`` carry credentials of ``scheme`` at all (``none`` always
     does) — to pick the scheme to verify when a dialect accepts several."""
-    if scheme == "none":
-        return True
-    if scheme == "token":
-        return bool(_get(headers, "x-auth-token"))
-    if scheme in _MARKERS:
-        return (_get(headers, "authorization") or "").strip().lower().startswith(_MARKERS[scheme])
-    raise ValueError(f"unknown auth scheme {scheme!r}")
+    return lookup(scheme, expected=False).presented(headers)
 
 
 def claimed_key(scheme: str, headers: Mapping[str, str]) -> str | None:
     """The access key (or token) the request claims, without checking anything;
     ``None`` when it claims none or it cannot be read."""
-    if scheme == "none":
-        return None
-    if scheme == "token":
-        return (_get(headers, "x-auth-token") or "").strip() or None
-    authorization = _get(headers, "authorization")
-    if not authorization:
-        return None
-    try:
-        if scheme == "huawei-aksk":
-            return _huawei_parse(authorization)[0]
-        if scheme == "jdcloud-hmac":
-            return _jdcloud_parse(authorization)[0]
-        if scheme == "apsara-aksk":
-            return _apsara_parse(authorization)[0]
-    except AuthError:
-        return None
-    raise ValueError(f"unknown auth scheme {scheme!r}")
+    return lookup(scheme, expected=False).claimed_key(headers)

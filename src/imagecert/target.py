@@ -17,17 +17,11 @@ from urllib.parse import urlparse
 import tomli_w
 
 from imagecert.contracts import DIALECTS, auth_schemes
+from imagecert.signing import REGISTRY, SCHEMES
 
-SCHEMES = ("none", "token", "huawei-aksk", "jdcloud-hmac", "apsara-aksk")
 MODES = ("control", "static")
-# The [auth] keys each scheme needs.
-SCHEME_KEYS = {
-    "none": (),
-    "token": ("token",),
-    "huawei-aksk": ("access_key", "secret_key"),
-    "jdcloud-hmac": ("access_key", "secret_key"),
-    "apsara-aksk": ("access_key", "secret_key"),
-}
+# The [auth] keys each scheme needs: the auth registry's.
+SCHEME_KEYS = {name: scheme.keys for name, scheme in REGISTRY.items()}
 # The [scope] keys each dialect's URLs and bodies need.
 SCOPE_KEYS = {
     "huawei-ims": ("project_id",),
@@ -39,6 +33,8 @@ SCOPE_KEYS = {
 
 DEFAULT_IDLE_TIMEOUT_S = 600.0
 DEFAULT_MAX_IMAGES = 2
+DEFAULT_IMAGE_TIMEOUT_S = 1800.0  # a full-ECS image of Huawei IMS, the slowest of the four
+DEFAULT_POLL_S = 2.0
 
 
 class TargetError(ValueError):
@@ -60,6 +56,9 @@ class Target:
     # images the suites may make where a run would otherwise make many (fuzzing)
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     max_images: int = DEFAULT_MAX_IMAGES
+    # static mode: how long an image (or its job) may take to end, and how often to look
+    image_timeout_s: float = DEFAULT_IMAGE_TIMEOUT_S
+    poll_s: float = DEFAULT_POLL_S
     # an optional second credential that may read but not create ([auth.read_only])
     read_only_auth: dict[str, str] | None = None
 
@@ -141,9 +140,9 @@ def parse_target(data: dict[str, Any], where: str = "target") -> Target:
         if not tenant_id:
             raise TargetError(f"{where}: [provisioning] control mode needs tenant_id")
 
-    idle_timeout_s = provisioning.get("idle_timeout_s", DEFAULT_IDLE_TIMEOUT_S)
-    if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, (int, float)) or idle_timeout_s <= 0:
-        raise TargetError(f"{where}: [provisioning] idle_timeout_s must be a positive number of seconds")
+    idle_timeout_s = _seconds(provisioning, "idle_timeout_s", DEFAULT_IDLE_TIMEOUT_S, where)
+    image_timeout_s = _seconds(provisioning, "image_timeout_s", DEFAULT_IMAGE_TIMEOUT_S, where)
+    poll_s = _seconds(provisioning, "poll_s", DEFAULT_POLL_S, where)
     max_images = provisioning.get("max_images", DEFAULT_MAX_IMAGES)
     if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
         raise TargetError(f"{where}: [provisioning] max_images must be a whole number, 0 or more")
@@ -154,7 +153,15 @@ def parse_target(data: dict[str, Any], where: str = "target") -> Target:
             raise TargetError(f"{where}: [fixtures] {role!r} must be a list of resource ids")
         fixtures[role] = list(ids)
     return Target(dialect, base_url, scope, auth, mode, control_url, tenant_id, fixtures,
-                  idle_timeout_s=float(idle_timeout_s), max_images=max_images, read_only_auth=read_only_auth)
+                  idle_timeout_s=idle_timeout_s, max_images=max_images, image_timeout_s=image_timeout_s,
+                  poll_s=poll_s, read_only_auth=read_only_auth)
+
+
+def _seconds(provisioning: dict[str, Any], key: str, default: float, where: str) -> float:
+    value = provisioning.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise TargetError(f"{where}: [provisioning] {key} must be a positive number of seconds")
+    return float(value)
 
 
 def _auth(raw: Any, table: str, where: str) -> dict[str, str]:

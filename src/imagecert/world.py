@@ -42,7 +42,7 @@ import uuid
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -97,6 +97,19 @@ def not_verified(reason: str) -> None:
     pytest.skip(NOT_VERIFIED + reason)
 
 
+T = TypeVar("T")
+
+
+def poll(read: Callable[[], T], done: Callable[[T], bool], deadline: float, interval_s: float) -> T:
+    """The one polling loop: `read()` every `interval_s` until `done` says so or the
+    monotonic clock passes `deadline`; the last thing read."""
+    while True:
+        value = read()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval_s)
+
+
 def auth_for(target_auth: dict[str, str], scope: dict[str, str]) -> requests.auth.AuthBase:
     return signing.client_auth(
         target_auth.get("scheme", "none"),
@@ -111,9 +124,9 @@ def auth_for(target_auth: dict[str, str], scope: dict[str, str]) -> requests.aut
 def wrong_secret(target_auth: dict[str, str]) -> dict[str, str]:
     """The same credentials with the secret (or token) changed: a signature that cannot verify."""
     changed = dict(target_auth)
-    for key in ("secret_key", "token"):
-        if changed.get(key):
-            changed[key] = changed[key][::-1] + "x"
+    key = signing.REGISTRY[changed.get("scheme", "none")].secret
+    if key and changed.get(key):
+        changed[key] = changed[key][::-1] + "x"
     return changed
 
 
@@ -533,18 +546,17 @@ class World:
         if role in self._leases:
             self.quiesce()
             return self._leases[role].resource_id
-        deadline = time.monotonic() + self.target.idle_timeout_s
-        while True:
-            for resource_id in pool:
-                lease = _Pools.try_lease(self.target, role, resource_id)
-                if lease is not None:
-                    self._leases[role] = lease
-                    lease.task_known, lease.task = self._task_of(lease)
-                    return resource_id
-            if time.monotonic() >= deadline:
-                not_verified(f"no {role!r} of the target file's [fixtures] came free within "
-                             f"[provisioning] idle_timeout_s ({self.target.idle_timeout_s:.0f} s)")
-            time.sleep(LEASE_POLL_S)
+        def free() -> _Lease | None:
+            return next((lease for lease in (_Pools.try_lease(self.target, role, i) for i in pool) if lease), None)
+
+        lease = poll(free, lambda lease: lease is not None, time.monotonic() + self.target.idle_timeout_s,
+                     LEASE_POLL_S)
+        if lease is None:
+            not_verified(f"no {role!r} of the target file's [fixtures] came free within "
+                         f"[provisioning] idle_timeout_s ({self.target.idle_timeout_s:.0f} s)")
+        self._leases[role] = lease
+        lease.task_known, lease.task = self._task_of(lease)
+        return lease.resource_id
 
     def read(self, resource_id: str) -> dict[str, Any]:
         """A resource's attributes, images made through the API included."""
@@ -774,13 +786,12 @@ class World:
         `gone`, until it is not found); False if the deadline passes first."""
         how, making = IMAGE_READS[self.dialect], _making_states(self.dialect)
         scope = {field: self.scope.get(key) for field, key in how.scope}
-        while True:
-            status = self._image_status(how, {how.name: image_id, **scope})
-            if status is None or (not gone and status and status not in making):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(LEASE_POLL_S)
+
+        def ended(status: str | None) -> bool:
+            return status is None or (not gone and bool(status) and status not in making)
+
+        return ended(poll(lambda: self._image_status(how, {how.name: image_id, **scope}), ended, deadline,
+                          LEASE_POLL_S))
 
     def _task_of(self, lease: _Lease) -> tuple[bool, Any]:
         """(known, task) of a leased instance, through the contract's instance read if it has one."""
@@ -800,11 +811,8 @@ class World:
         """Poll the instance read until its task is what it was when leased (the test's done)."""
         if not lease.task_known:
             return True
-        while self._task_of(lease) != (True, lease.task):
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(LEASE_POLL_S)
-        return True
+        back = (True, lease.task)
+        return poll(lambda: self._task_of(lease), lambda task: task == back, deadline, LEASE_POLL_S) == back
 
     def _image_status(self, how: _ImageRead, arguments: dict[str, Any]) -> str | None:
         """An image's status word, None if the read does not find it, "" if it cannot say now."""

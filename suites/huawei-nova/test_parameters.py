@@ -11,15 +11,9 @@ import uuid
 
 import pytest
 
-from imagecert.checks import check, expect_refusal, expect_refusal_by_any
-from nova_support import (
-    WIDE_CHAR,
-    bound,
-    create,
-    create_image_fields,
-    image_name,
-    make_image,
-)
+from imagecert.checks import expect_refusal, expect_refusal_by_any
+from imagecert.suitekit import image_name, nothing_made, refused
+from imagecert.suitekit.huawei_nova import WIDE_CHAR, bound, create, create_image_fields, make_image
 
 FIELDS = create_image_fields()
 NAME_MAX_BYTES = FIELDS["name"]["x-imagecert-max-bytes"]
@@ -31,11 +25,9 @@ WIDE_BYTES = len(WIDE_CHAR.encode())
 def refused_bodies(world, rule_id: str, bodies: list) -> None:
     """Each body is refused as `rule_id` says, and nothing is made."""
     server = world.make("instance", role="instance.running")
-    before = world.resources("image")
-    for body in bodies:
-        response = world.api.call("createImage", path={"server_id": server}, json=body)
-        expect_refusal(world.api, response, rule_id)
-    check(world.api, rule_id, before is None or world.resources("image") == before, "a refused call made an image")
+    with nothing_made(world, rule_id):
+        for body in bodies:
+            expect_refusal(world.api, world.api.call("createImage", path={"server_id": server}, json=body), rule_id)
 
 
 def accepted_spec(world, rule_id: str, **spec) -> None:
@@ -45,6 +37,7 @@ def accepted_spec(world, rule_id: str, **spec) -> None:
 
 # -- 表1 URI ------------------------------------------------------------------------------
 
+@pytest.mark.test_id("bdb59ac9-f91f-4ef2-9b6e-a18ebf4f8b66")
 @pytest.mark.constraint("NOVA-P001")
 def test_another_projects_id_in_the_path_is_refused(world):
     server = world.make("instance", role="instance.running")
@@ -54,24 +47,23 @@ def test_another_projects_id_in_the_path_is_refused(world):
     expect_refusal(world.api, response, "NOVA-P001")
 
 
+@pytest.mark.test_id("bb04eadd-785d-4c1b-92ee-3339e1f5fd46")
 @pytest.mark.constraint("NOVA-P002")
 def test_an_unknown_server_is_not_found(world):
-    before = world.resources("image")
-    expect_refusal(world.api, create(world, str(uuid.uuid4())), "NOVA-P002")
-    check(world.api, "NOVA-P002", before is None or world.resources("image") == before, "a refused call made an image")
+    refused(world, "NOVA-P002", create, world, str(uuid.uuid4()))
 
 
+@pytest.mark.test_id("0bc17996-9173-43ca-ae9e-cbffab0ec314")
 @pytest.mark.constraint("NOVA-P002")
 def test_another_tenants_server_is_not_found(world):
     stranger = world.client_as("full")
     ours = world.make("instance", role="instance.running")  # the stranger's own project does not have it
-    before = world.resources("image")
-    expect_refusal(stranger, create(world, ours, api=stranger), "NOVA-P002")
-    check(world.api, "NOVA-P002", before is None or world.resources("image") == before, "a refused call made an image")
+    refused(world, "NOVA-P002", create, world, ours, api=stranger)
 
 
 # -- 表2 createImage ------------------------------------------------------------------------
 
+@pytest.mark.test_id("9dadc2d1-6bf8-4414-978c-85630f168ce2")
 @pytest.mark.constraint("NOVA-P003")
 def test_the_body_is_one_createImage_object_of_the_documented_fields(world):
     name = image_name("p003")
@@ -87,15 +79,15 @@ def test_the_body_is_one_createImage_object_of_the_documented_fields(world):
 @pytest.mark.constraint("NOVA-P003", "NOVA-D008")
 def test_a_body_that_is_not_an_object_is_refused_by_either_reading(world):
     server = world.make("instance", role="instance.running")
-    before = world.resources("image")
-    for body in (0, "createImage", [{"createImage": {"name": image_name("d007")}}]):
-        response = world.api.call("createImage", path={"server_id": server}, json=body)
-        expect_refusal_by_any(world.api, response, ("NOVA-P003", "NOVA-D008"))
-    check(world.api, "NOVA-D008", before is None or world.resources("image") == before, "a refused call made an image")
+    with nothing_made(world, "NOVA-D008"):
+        for body in (0, "createImage", [{"createImage": {"name": image_name("d007")}}]):
+            response = world.api.call("createImage", path={"server_id": server}, json=body)
+            expect_refusal_by_any(world.api, response, ("NOVA-P003", "NOVA-D008"))
 
 
 # -- 表3 name -----------------------------------------------------------------------------
 
+@pytest.mark.test_id("499cf074-e583-46cb-b549-5228422a7587")
 @pytest.mark.constraint("NOVA-P004")
 def test_name_is_required_and_a_non_empty_string(world):
     refused_bodies(world, "NOVA-P004", [
@@ -107,11 +99,13 @@ def test_name_is_required_and_a_non_empty_string(world):
     ])
 
 
+@pytest.mark.test_id("5de8e4c8-ac35-4907-a4d9-867391390e6c")
 @pytest.mark.constraint("NOVA-P004")
 def test_the_shortest_name_is_accepted(world):
     accepted_spec(world, "NOVA-P004", name="a" * bound(FIELDS["name"], "minLength"))
 
 
+@pytest.mark.test_id("935372f4-01c1-45f5-a844-b041b0519579")
 @pytest.mark.constraint("NOVA-D001")
 def test_names_of_243_bytes_are_refused_even_when_short_in_characters(world):
     wide = WIDE_CHAR * (NAME_MAX_BYTES // WIDE_BYTES + 1)
@@ -122,6 +116,7 @@ def test_names_of_243_bytes_are_refused_even_when_short_in_characters(world):
     ])
 
 
+@pytest.mark.test_id("ecd0ea69-fedd-4dac-bd62-3ccfc7f42fab")
 @pytest.mark.constraint("NOVA-D001")
 @pytest.mark.parametrize("name", [
     "a" * NAME_MAX_BYTES,
@@ -131,6 +126,7 @@ def test_names_up_to_242_bytes_are_accepted(world, name):
     accepted_spec(world, "NOVA-D001", name=name)
 
 
+@pytest.mark.test_id("972b854b-d825-4e11-8160-bd40dba8f55a")
 @pytest.mark.constraint("NOVA-D005")
 def test_name_has_no_leading_or_trailing_whitespace(world):
     refused_bodies(world, "NOVA-D005", [
@@ -150,6 +146,7 @@ def test_name_holds_only_printable_characters(world):
 
 # -- 表3 metadata --------------------------------------------------------------------------
 
+@pytest.mark.test_id("d7f2cefa-375e-4692-b8b5-90408a6e711a")
 @pytest.mark.constraint("NOVA-P005")
 def test_metadata_is_an_object_of_non_empty_keys(world):
     name = image_name("p005")
@@ -160,12 +157,14 @@ def test_metadata_is_an_object_of_non_empty_keys(world):
     ])
 
 
+@pytest.mark.test_id("41b37116-7c11-42ff-b524-09d854d7935a")
 @pytest.mark.constraint("NOVA-P005")
 @pytest.mark.parametrize("metadata", [None, {}], ids=["absent", "empty"])
 def test_metadata_is_optional(world, metadata):
     accepted_spec(world, "NOVA-P005", metadata=metadata)
 
 
+@pytest.mark.test_id("8f365020-d6fd-400b-a6ec-68da7fc7a36d")
 @pytest.mark.constraint("NOVA-D002")
 def test_metadata_keys_of_255_bytes_are_refused(world):
     refused_bodies(world, "NOVA-D002", [
@@ -174,6 +173,7 @@ def test_metadata_keys_of_255_bytes_are_refused(world):
     accepted_spec(world, "NOVA-D002", metadata={"k" * KEY_MAX_BYTES: "v"})
 
 
+@pytest.mark.test_id("e9c50194-4dd0-4852-b7c6-16793474a10f")
 @pytest.mark.constraint("NOVA-P005")
 def test_a_metadata_key_over_the_byte_limit_is_refused_though_short_in_characters(world):
     # the seed counts bytes: wide characters pass the byte limit long before the character one
@@ -183,6 +183,7 @@ def test_a_metadata_key_over_the_byte_limit_is_refused_though_short_in_character
     refused_bodies(world, "NOVA-P005", [{"createImage": {"name": image_name("p005"), "metadata": {key: "v"}}}])
 
 
+@pytest.mark.test_id("2f360293-4b86-4a22-a621-dd96376c38c4")
 @pytest.mark.constraint("NOVA-D003")
 def test_metadata_keys_hold_only_the_upstream_characters(world):
     name = image_name("d003")
@@ -193,6 +194,7 @@ def test_metadata_keys_hold_only_the_upstream_characters(world):
     accepted_spec(world, "NOVA-D003", metadata={"Image_Type-1:x.y z": "Gold"})
 
 
+@pytest.mark.test_id("2b328dd0-ec35-4a72-b7c5-22459ab415d8")
 @pytest.mark.constraint("NOVA-D004")
 def test_metadata_values_are_strings_of_at_most_255_characters(world):
     name = image_name("d004")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imagecert.checks import check, expect_refusal, expect_success
-from nova_support import (
+from imagecert.suitekit import nothing_made
+from imagecert.suitekit.huawei_nova import (
     IMAGE_STATES,
     create,
     image_id_of,
@@ -18,29 +19,31 @@ from nova_support import (
 
 
 def _refused_and_nothing_made(world, server: str, rule_id: str) -> None:
-    images, snapshots = world.resources("image"), world.resources("snapshot")
-    expect_refusal(world.api, create(world, server), rule_id)
-    check(world.api, rule_id, images is None or world.resources("image") == images, "a refused call made an image")
-    check(world.api, rule_id, snapshots is None or world.resources("snapshot") == snapshots,
-          "a refused call made a snapshot")
+    """createImage on `server` is refused, and made neither an image nor a volume snapshot."""
+    with nothing_made(world, rule_id, kinds=("image", "snapshot")):
+        expect_refusal(world.api, create(world, server), rule_id)
 
 
+@pytest.mark.test_id("1a18cbae-9821-4dec-9328-fbcf84bf69b9")
 @pytest.mark.constraint("NOVA-C001", "NOVA-R006")
 def test_a_server_in_error_state_is_refused(world):
     _refused_and_nothing_made(world, world.make("instance", role="instance.error", status="ERROR"), "NOVA-C001")
 
 
+@pytest.mark.test_id("142991e6-5081-4800-b797-97433f5b6b68")
 @pytest.mark.constraint("NOVA-C001")
 def test_an_active_server_is_imaged(world):
     make_image(world, world.make("instance", role="instance.running", status="ACTIVE"), "NOVA-C001")
 
 
+@pytest.mark.test_id("ac2037d3-1f87-4d9a-bb21-9936fc838596")
 @pytest.mark.constraint("NOVA-B003")
 def test_a_server_with_a_task_in_progress_is_refused(world):
     server = world.make("instance", role="instance.busy", status="ACTIVE", task="rebooting")
     _refused_and_nothing_made(world, server, "NOVA-B003")
 
 
+@pytest.mark.test_id("0a3bad26-c71f-43b3-beef-8546c91b8969")
 @pytest.mark.constraint("NOVA-B003")
 def test_a_second_image_waits_for_the_first(world):
     server = world.make("instance", role="instance.running")
@@ -58,6 +61,7 @@ def test_a_second_image_waits_for_the_first(world):
     make_image(world, server, "NOVA-B003")
 
 
+@pytest.mark.test_id("7b1dfc4f-64b7-4ce9-8202-c2e18280281f")
 @pytest.mark.constraint("NOVA-B004")
 @pytest.mark.parametrize("role, status", [
     ("instance.building", "BUILD"),
@@ -67,6 +71,7 @@ def test_a_server_upstream_cannot_image_is_refused(world, role, status):
     _refused_and_nothing_made(world, world.make("instance", role=role, status=status), "NOVA-B004")
 
 
+@pytest.mark.test_id("b9c9dbb1-49ec-4f7d-9f4d-3d079ef5fd4f")
 @pytest.mark.constraint("NOVA-B004")
 @pytest.mark.parametrize("role, status", [
     ("instance.stopped", "SHUTOFF"),
@@ -77,6 +82,7 @@ def test_stopped_paused_and_suspended_servers_are_imaged(world, role, status):
     make_image(world, world.make("instance", role=role, status=status), "NOVA-B004")
 
 
+@pytest.mark.test_id("fb008e0c-0835-455b-9d1e-4bfb55f738e2")
 @pytest.mark.constraint("NOVA-C002")
 def test_the_image_records_the_servers_az(world):
     not_verified_without(world, "reading the AZ an image records")
@@ -96,12 +102,14 @@ def image_of_a_volume_backed_server(world, rule_id: str) -> tuple[str, list[str]
     return image_id, [s["id"] for s in world.listed("snapshot", rule_id) if s["attributes"].get("image_id") == image_id]
 
 
+@pytest.mark.test_id("33da9ede-e0bb-4a48-a5f3-8b1ceea748e3")
 @pytest.mark.constraint("NOVA-C007")
 def test_the_image_of_a_volume_backed_server_is_kept_as_snapshots(world):
     _, kept = image_of_a_volume_backed_server(world, "NOVA-C007")
     check(world.api, "NOVA-C007", bool(kept), "the image of a volume-backed server is kept as no snapshot")
 
 
+@pytest.mark.test_id("58145d5a-a9e1-4967-8677-07d59ee9be16")
 @pytest.mark.constraint("NOVA-C003")
 def test_deleting_the_image_leaves_its_snapshots(world):
     image_id, made = image_of_a_volume_backed_server(world, "NOVA-C003")

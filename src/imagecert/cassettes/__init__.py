@@ -46,7 +46,7 @@ from imagecert.cassettes.files import (
 )
 from imagecert.cassettes.isolation import NetworkRefused, network_refused
 from imagecert.cassettes.matching import MATCHERS
-from imagecert.cassettes.naming import cassette_path, default_directory, suite_test_id
+from imagecert.cassettes.naming import cassette_path, default_directory, legacy_cassette_path, locate, suite_test_id
 from imagecert.cassettes.normalizing import ID_FIELD, ID_SHAPED, STABLE_FIELD, Identifiers, mask, normalize
 from imagecert.cassettes.plugin import RECORDING_JOB_SECONDS, CassettePlugin
 from imagecert.cassettes.redaction import VOLATILE_QUERY_PARAMS, VOLATILE_REQUEST_HEADERS, Redactor
@@ -55,6 +55,7 @@ from imagecert.cassettes.targets import replay_targets, write_target_description
 __all__ = [
     "API_ORIGIN", "CONTROL_ORIGIN", "FORMAT", "LARGE_BODY_CHARS", "TARGET_FILE", "Interaction", "read_cassette",
     "write_cassette", "NetworkRefused", "network_refused", "MATCHERS", "cassette_path", "default_directory",
+    "legacy_cassette_path", "locate",
     "suite_test_id", "ID_FIELD", "ID_SHAPED", "STABLE_FIELD", "Identifiers", "mask", "normalize",
     "RECORDING_JOB_SECONDS", "CassettePlugin", "VOLATILE_QUERY_PARAMS", "VOLATILE_REQUEST_HEADERS", "Redactor",
     "replay_targets", "write_target_description",

@@ -17,7 +17,7 @@ from imagecert.cassettes.isolation import (
     one_request_at_a_time,
 )
 from imagecert.cassettes.matching import MATCHERS, Persister
-from imagecert.cassettes.naming import cassette_path, suite_test_id
+from imagecert.cassettes.naming import locate, suite_test_id
 from imagecert.cassettes.redaction import Redactor
 from imagecert.cassettes.targets import write_target_description
 from imagecert.target import Target
@@ -42,11 +42,13 @@ class CassettePlugin:
     def cassette(self, item: pytest.Item, dialect: str, target: Target) -> contextlib.AbstractContextManager:
         from imagecert.plugin import constraint_ids
 
-        test = suite_test_id(item, dialect)
-        path = cassette_path(self.directory, dialect, test)
+        from imagecert.testids import stable_id
+
         recording = self.mode == "record"
+        key, path = locate(self.directory, item, dialect, recording)
         redactor = Redactor(target)
-        meta = {"test": test, "dialect": dialect, "constraints": constraint_ids(item)}
+        meta = {"test": suite_test_id(item, dialect), "test_id": stable_id(item), "dialect": dialect,
+                "constraints": constraint_ids(item)}
         stable = list(target.scope.values()) + [i for ids in target.fixtures.values() for i in ids]
         recorder = vcr.VCR(
             record_mode="all" if recording else "none",
@@ -59,7 +61,7 @@ class CassettePlugin:
             recorder.register_matcher(name, matcher)
         recorder.register_persister(Persister(meta, recording, stable))
         stack = contextlib.ExitStack()
-        stack.enter_context(deterministic_uuids(test))
+        stack.enter_context(deterministic_uuids(key))
         stack.enter_context(one_request_at_a_time())
         if not recording:
             stack.enter_context(network_refused())
@@ -78,7 +80,7 @@ class CassettePlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         dialect = self._dialect(item)
-        missing = dialect and not cassette_path(self.directory, dialect, suite_test_id(item, dialect)).is_file()
+        missing = dialect and not locate(self.directory, item, dialect, recording=False)[1].is_file()
         if self.mode == "replay" and missing:
             pytest.fail(f"no cassette for this test under {self.directory}: record it with --record", pytrace=False)
 

@@ -103,7 +103,7 @@ class Redactor:
             known = self._who(key)
             if known is None:
                 return "unknown-credentials"
-            secret = known.auth.get("token") if scheme == "token" else known.auth.get("secret_key")
+            secret = known.auth.get(signing.REGISTRY[scheme].secret)
             try:
                 signing.verify(scheme, wire, lambda claimed: secret if claimed == key else None)
             except signing.AuthError as error:

@@ -1,5 +1,6 @@
-"""What the huawei-nova suite tests share: reading the contract, calling createImage at a
-microversion, finding the image a 202 names, and waiting for it.
+"""The huawei-nova suite's own calls: reading the contract, calling createImage at a
+microversion, finding the image a 202 names, and waiting for it (the shared names:
+`imagecert.suitekit`).
 
 Nothing here knows a limit or a status by heart: the microversions, the byte limits and
 the image's status words are read from contracts/huawei-nova/openapi.yaml.
@@ -7,14 +8,14 @@ the image's status words are read from contracts/huawei-nova/openapi.yaml.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import requests
 
 from imagecert.checks import check, expect_success
 from imagecert.contracts import load_catalog, load_contract, request_schema, resolve
-from imagecert.world import World, not_verified, image_name as run_image_name
+from imagecert.suitekit import image_name, named, wait
+from imagecert.world import World, not_verified
 
 DIALECT = "huawei-nova"
 CATALOG = load_catalog(DIALECT)
@@ -25,8 +26,6 @@ IMAGE_STATES = CONTRACT["components"]["schemas"]["Image"]["properties"]["status"
 LEGACY_VERSION_HEADER = "X-OpenStack-Nova-API-Version"
 VERSION_HEADER = "OpenStack-API-Version"
 WIDE_CHAR = "中"  # one character, three UTF-8 bytes: tells a byte limit from a character limit
-POLL_S = 2.0
-STATIC_DEADLINE_S = 600.0  # how long a real cloud may take to finish an image
 
 
 def create_image_fields() -> dict[str, Any]:
@@ -64,11 +63,6 @@ def at(version: str) -> dict[str, str]:
     return {LEGACY_VERSION_HEADER: version}
 
 
-def image_name(label: str) -> str:
-    """A unique image name of this run (its prefix: imagecert.world.image_name)."""
-    return run_image_name(label)
-
-
 def create(world: World, server: str, name: str | None = None, metadata: dict[str, Any] | None = None,
            version: str | None = None, api=None, operation: str = "createImage") -> requests.Response:
     """createImage on a server; `version` None sends no microversion header (2.1). `operation`
@@ -93,20 +87,18 @@ def image_id_of(response: requests.Response) -> str | None:
     return location.rstrip("/").rsplit("/", 1)[-1] if location else None
 
 
-def accepted(world: World, response: requests.Response, rule_id: str) -> str:
+def made(world: World, response: requests.Response, rule_id: str) -> str:
     """A 202 that names its image: the image id, registered for clean-up."""
     if response.content:
         expect_success(world.api, response, rule_id, status=202)
     else:
         check(world.api, rule_id, response.status_code == 202, f"expected HTTP 202, got {response.status_code}")
-    image_id = image_id_of(response)
-    check(world.api, rule_id, bool(image_id), "the 202 names no image (neither an image_id body nor Location)")
-    return world.made_image(image_id)
+    return named(world, rule_id, image_id_of(response), "neither an image_id body nor Location")
 
 
 def make_image(world: World, server: str, rule_id: str, **kwargs: Any) -> str:
     """createImage at the image_id microversion; the new image's id."""
-    return accepted(world, create(world, server, version=MICROVERSIONS["image_id_from"], **kwargs), rule_id)
+    return made(world, create(world, server, version=MICROVERSIONS["image_id_from"], **kwargs), rule_id)
 
 
 def show(world: World, image_id: str) -> requests.Response:
@@ -115,14 +107,9 @@ def show(world: World, image_id: str) -> requests.Response:
 
 
 def wait_until_made(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
-    """The image once it is made: settled at once in control mode, polled (bounded) otherwise."""
-    world.settle()
-    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
-    while True:
-        image = expect_success(world.api, show(world, image_id), rule_id, status=200)["image"]
-        if image["status"] not in IMAGE_STATES["making"] or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
+    """The image once it is made (checked: it ended ACTIVE)."""
+    image = wait(world, lambda: expect_success(world.api, show(world, image_id), rule_id, status=200)["image"],
+                 lambda image: image["status"] not in IMAGE_STATES["making"])
     check(world.api, rule_id, image["status"] == IMAGE_STATES["made"],
           f"the image ended {image['status']!r}, not {IMAGE_STATES['made']!r}")
     return image
@@ -130,15 +117,10 @@ def wait_until_made(world: World, image_id: str, rule_id: str) -> dict[str, Any]
 
 def wait_until_idle(world: World, server: str, rule_id: str) -> None:
     """Until the server's task is over (showServer's OS-EXT-STS:task_state null): upstream
-    marks the image ACTIVE a moment before it ends the snapshot task. Control mode: settled."""
-    world.settle()
-    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
-    while True:
-        found = expect_success(world.api, world.api.call("showServer", path={"server_id": server}), rule_id,
-                               status=200)["server"]
-        if found.get("OS-EXT-STS:task_state") is None or time.monotonic() >= deadline:
-            return
-        time.sleep(POLL_S)
+    marks the image ACTIVE a moment before it ends the snapshot task."""
+    wait(world, lambda: expect_success(world.api, world.api.call("showServer", path={"server_id": server}), rule_id,
+                                       status=200)["server"],
+         lambda server: server.get("OS-EXT-STS:task_state") is None)
 
 
 def not_verified_without(world: World, what: str) -> None:

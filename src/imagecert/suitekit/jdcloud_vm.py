@@ -1,5 +1,5 @@
-"""What the jdcloud-vm suite tests share: reading the contract, calling createImage,
-reading the image it made, and waiting for it.
+"""The jdcloud-vm suite's own calls: reading the contract, calling createImage, reading
+the image it made, and waiting for it (the shared names: `imagecert.suitekit`).
 
 Nothing here knows a limit, a disk type or a status word by heart: they are read from
 contracts/jdcloud-vm/openapi.yaml.
@@ -8,13 +8,13 @@ contracts/jdcloud-vm/openapi.yaml.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import requests
 
 from imagecert.checks import check, error_of, expect_success
 from imagecert.contracts import Expectation, load_catalog, load_contract, request_schema, resolve
+from imagecert.suitekit import wait
 from imagecert.world import World, image_name as run_image_name
 
 DIALECT = "jdcloud-vm"
@@ -28,9 +28,6 @@ ROOT_DEVICE_TYPES = IMAGE_FIELDS["rootDeviceType"]["x-imagecert-system-disk-cate
 # A running instance only ever sent calls that must be refused: a refusal changes nothing,
 # so a static target may list the same id many times in this pool.
 FOR_REFUSALS = "instance.running.for-refusals"
-
-POLL_S = 2.0
-STATIC_DEADLINE_S = 900.0  # how long a real cloud may take to finish an image
 
 
 # -- the contract ----------------------------------------------------------------------
@@ -112,27 +109,21 @@ def _image_id(response: requests.Response) -> str | None:
 def made(world: World, response: requests.Response, rule_id: str = "JD-R001") -> str:
     """The id of the image a successful createImage names (checked against the contract)."""
     body = expect_success(world.api, response, rule_id, status=CATALOG["JD-R001"].http_status)
-    image_id = _image_id(response)
+    image_id = _image_id(response)  # `create` registered it for clean-up
     check(world.api, rule_id, bool(image_id), f"the 200 body names no image: {body}")
     return image_id
 
 
-def describe(world: World, image_id: str, rule_id: str = "JD-P029") -> dict[str, Any]:
+def read_image(world: World, image_id: str, rule_id: str = "JD-P029") -> dict[str, Any]:
     response = world.api.call("describeImage", path={"imageId": image_id})
     body = expect_success(world.api, response, rule_id)
     return body["result"]["image"]
 
 
-def wait_done(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
-    """The image once it is no longer in progress: settled at once in control mode,
-    polled with a deadline in static mode."""
-    world.settle()
-    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
-    while True:
-        image = describe(world, image_id, rule_id)
-        if image["status"] not in IMAGE_STATES["in-progress"] or time.monotonic() >= deadline:
-            return image
-        time.sleep(POLL_S)
+def wait_until_ended(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
+    """The image once it is no longer in progress, whatever it ended as."""
+    return wait(world, lambda: read_image(world, image_id, rule_id),
+                lambda image: image["status"] not in IMAGE_STATES["in-progress"])
 
 
 def data_disks(image: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -153,9 +144,3 @@ def expect_error_body(world: World, response: requests.Response, rule_id: str) -
     check(world.api, rule_id, response.status_code == want.status, f"expected HTTP {want.status}, got {response.status_code}")
     check(world.api, rule_id, code == want.code, f"expected error code {want.code!r}, got {code!r}")
     check(world.api, rule_id, isinstance(message, str), "the error body carries no message")
-
-
-def no_new_images(world: World, before: list[dict[str, Any]] | None, rule_id: str) -> None:
-    """A refused call made nothing (knowable in control mode only)."""
-    after = world.resources("image")
-    check(world.api, rule_id, before is None or after == before, "a refused call made an image")

@@ -1,6 +1,5 @@
-"""What the apsara-ecs suite tests share: building CreateImage forms, finding the image
-an answer names, reading it with DescribeImages, and checking that a refusal made
-nothing.
+"""The apsara-ecs suite's own calls: building CreateImage forms, finding the image an
+answer names, and reading it with DescribeImages (the shared names: `imagecert.suitekit`).
 
 Nothing here knows a limit or a status by heart: lengths, enums, the tag numbering,
 the disk families' size ranges and the image's status words are read from
@@ -10,14 +9,15 @@ contracts/apsara-ecs/openapi.yaml.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from imagecert.checks import check, expect_refusal, expect_success
+from imagecert.checks import check, expect_success
 from imagecert.contracts import load_catalog, load_contract, request_schema, resolve
-from imagecert.world import World, not_verified, image_name as run_image_name
+from imagecert.suitekit import image_name, named, wait
+from imagecert.world import World, not_verified
 
 DIALECT = "apsara-ecs"
 CATALOG = load_catalog(DIALECT)
@@ -28,8 +28,6 @@ FAMILIES: dict[str, dict[str, Any]] = {
     name: family for name, family in FORM["x-imagecert-disk-categories"].items() if isinstance(family, dict)
 }
 IMAGE_STATES = CONTRACT["components"]["schemas"]["Image"]["properties"]["Status"]["x-imagecert-states"]
-POLL_S = 2.0
-STATIC_DEADLINE_S = 900.0  # how long a real cloud may take to finish an image
 
 
 # -- the contract ---------------------------------------------------------------------
@@ -57,21 +55,12 @@ def _accepts(name: str) -> bool:
     return True
 
 
-def family_of(category: str) -> dict[str, Any]:
-    return next(f for f in FAMILIES.values() if category in f["categories"])
-
-
 def device_of(family: dict[str, Any], letter: str = "b") -> str:
     """A device name of a family (its pattern's fixed prefix and one letter)."""
     return family["device"].removeprefix("^").split("[", 1)[0] + letter
 
 
 # -- calls ------------------------------------------------------------------------------
-def image_name(label: str) -> str:
-    """A unique image name of this run (its prefix: imagecert.world.image_name)."""
-    return run_image_name(label)
-
-
 def form(world: World, **params: Any) -> dict[str, Any]:
     """A CreateImage form in the target's region, with a fresh image name unless given;
     a parameter given as None is left out."""
@@ -84,26 +73,33 @@ def create(world: World, api=None, **params: Any) -> requests.Response:
     return (api or world.api).call("CreateImage", form=form(world, **params))
 
 
-def created(world: World, response: requests.Response, rule_id: str, name: str | None = None) -> str:
-    """The image a successful CreateImage made (registered for clean-up). The seed's
-    answer is {"RequestID"} alone (APS-D001): without ImageId, the image is found by name."""
+def made(world: World, response: requests.Response, rule_id: str) -> str:
+    """The image a successful CreateImage made (registered for clean-up). The seed's answer
+    is {"RequestID"} alone (APS-D001): without ImageId, the image is found by the name the
+    request gave."""
     body = expect_success(world.api, response, rule_id, status=200)
     image_id = body.get("ImageId")
+    name = _sent(response).get("ImageName")
     if not image_id and not name:
         not_verified("the answer names no image (APS-D001) and the request gave no name to find it by")
-    if not image_id and name:
+    if not image_id:
         found = describe(world, rule_id, ImageName=name)["Images"]["Image"]
         image_id = found[0]["ImageId"] if len(found) == 1 else None
-    check(world.api, rule_id, bool(image_id), f"no image can be found for the answer {body}")
-    return world.made_image(image_id)
+    return named(world, rule_id, image_id, body)
+
+
+def _sent(response: requests.Response) -> dict[str, str]:
+    """The form the request sent (its body, else its query)."""
+    request = response.request
+    body = request.body.decode() if isinstance(request.body, bytes) else request.body
+    return dict(parse_qsl(body or urlsplit(request.url).query))
 
 
 def make_image(world: World, rule_id: str, **params: Any) -> str:
     """CreateImage (from a new running instance unless a source is given) → the image id."""
     if not {"InstanceId", "SnapshotId"} & set(params) and not any(k.startswith("DiskDeviceMapping.") for k in params):
         params["InstanceId"] = world.make("instance", role="instance.running")
-    body = form(world, **params)
-    return created(world, world.api.call("CreateImage", form=body), rule_id, body.get("ImageName"))
+    return made(world, create(world, **params), rule_id)
 
 
 def describe(world: World, rule_id: str, api=None, **filters: Any) -> dict[str, Any]:
@@ -111,7 +107,7 @@ def describe(world: World, rule_id: str, api=None, **filters: Any) -> dict[str, 
     return expect_success(world.api, answer, rule_id, status=200)
 
 
-def image(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
+def read_image(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
     """The one image DescribeImages lists for an id."""
     found = describe(world, rule_id, ImageId=image_id)["Images"]["Image"]
     check(world.api, rule_id, [i.get("ImageId") for i in found] == [image_id],
@@ -120,14 +116,9 @@ def image(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
 
 
 def wait_until_made(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
-    """The image once it is made: settled at once in control mode, polled (bounded) otherwise."""
-    world.settle()
-    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
-    while True:
-        found = image(world, image_id, rule_id)
-        if found.get("Status") not in IMAGE_STATES["making"] or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
+    """The image once it is made (checked: it ended Available)."""
+    found = wait(world, lambda: read_image(world, image_id, rule_id),
+                 lambda found: found.get("Status") not in IMAGE_STATES["making"])
     check(world.api, rule_id, found.get("Status") == IMAGE_STATES["made"],
           f"the image ended {found.get('Status')!r}, not {IMAGE_STATES['made']!r}")
     return found
@@ -142,28 +133,9 @@ def tags(found: dict[str, Any]) -> dict[str, str]:
 
 
 # -- refusals ---------------------------------------------------------------------------
-def images_now(world: World) -> list[str] | None:
-    """The tenant's images (control mode), to prove a refusal made nothing; None in static mode."""
-    found = world.resources("image")
-    return None if found is None else sorted(r["id"] for r in found)
-
-
-def refused(world: World, response: requests.Response, rule_id: str, before: list[str] | None) -> dict[str, Any]:
-    """Refused as `rule_id` documents, and nothing was made."""
-    body = expect_refusal(world.api, response, rule_id)
-    after = images_now(world)
-    check(world.api, rule_id, before is None or after == before, "a refused CreateImage made an image")
-    return body
-
-
 def spare_instance(world: World) -> str:
     """One running instance per test for the calls that must be refused: a refused call
     changes nothing, so they can all name it (and a static pool stays small)."""
     if not hasattr(world, "apsara_spare_instance"):
         world.apsara_spare_instance = world.make("instance", role="instance.running")
     return world.apsara_spare_instance
-
-
-def refuses(world: World, rule_id: str, api=None, **params: Any) -> dict[str, Any]:
-    before = images_now(world)
-    return refused(world, create(world, api=api, **params), rule_id, before)

@@ -1,5 +1,6 @@
-"""What the huawei-ims suite tests share: reading the contract and the catalog, calling
-createWholeImage, following its job to the image, and the zh/en document choice.
+"""The huawei-ims suite's own calls: reading the contract and the catalog, calling
+createWholeImage, following its job to the image, and the zh/en document choice (the
+shared names: `imagecert.suitekit`).
 
 Nothing here knows a limit, a code or a status word of the contract by heart: they are
 read from contracts/huawei-ims/openapi.yaml and constraints.yaml.
@@ -7,14 +8,14 @@ read from contracts/huawei-ims/openapi.yaml and constraints.yaml.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterator
 
 import requests
 
-from imagecert.checks import check, expect_refusal, expect_success
+from imagecert.checks import check, expect_success
 from imagecert.contracts import load_catalog, load_contract, resolve
-from imagecert.world import World, image_name as run_image_name
+from imagecert.suitekit import image_name, wait
+from imagecert.world import World
 
 DIALECT = "huawei-ims"
 CATALOG = load_catalog(DIALECT)
@@ -23,8 +24,6 @@ SCHEMAS = CONTRACT["components"]["schemas"]
 JOB_STATES = SCHEMAS["Job"]["properties"]["status"]["x-imagecert-states"]
 JOB_SUCCESS, JOB_FAIL = JOB_STATES["succeeded"], JOB_STATES["failed"]
 IMAGE_USABLE = SCHEMAS["Image"]["properties"]["status"]["x-imagecert-states"]["usable"]
-POLL_S = 5.0
-STATIC_DEADLINE_S = 1800.0  # how long a real cloud may take to make a full-ECS image
 
 
 # -- the contract ----------------------------------------------------------------------
@@ -72,11 +71,6 @@ def document_for(world: World, rule_id: str) -> str:
 # -- calls -------------------------------------------------------------------------------
 
 
-def image_name(label: str) -> str:
-    """A unique image name of this run (its prefix: imagecert.world.image_name)."""
-    return run_image_name(label)
-
-
 def from_ecs(instance: str, **fields: Any) -> dict[str, Any]:
     return {"name": image_name("ecs"), "instance_id": instance, **fields}
 
@@ -108,35 +102,30 @@ def accepted(world: World, response: requests.Response, rule_id: str) -> str:
 
 
 def job_outcome(world: World, job_id: str, rule_id: str) -> dict[str, Any]:
-    """The job once it has ended: settled at once in control mode, polled (bounded) otherwise.
-    Every image a SUCCESS job names is registered for clean-up."""
-    world.settle()
-    deadline = time.monotonic() + (0 if world.controlled else STATIC_DEADLINE_S)
-    while True:
-        job = expect_success(world.api, show_job(world, job_id), rule_id, status=200)
-        if job["status"] in (JOB_SUCCESS, JOB_FAIL) or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_S)
+    """The job once it has ended. Every image a SUCCESS job names is registered for clean-up."""
+    job = wait(world, lambda: expect_success(world.api, show_job(world, job_id), rule_id, status=200),
+               lambda job: job["status"] in (JOB_SUCCESS, JOB_FAIL))
     image_id = (job.get("entities") or {}).get("image_id")
     if job["status"] == JOB_SUCCESS and image_id:
         world.made_image(image_id)
     return job
 
 
-def made_image(world: World, body: dict[str, Any], rule_id: str) -> dict[str, Any]:
-    """Create, follow the job to SUCCESS and read the image it made (the Glance body)."""
-    job = job_outcome(world, accepted(world, create(world, body), rule_id), rule_id)
+def made(world: World, response: requests.Response, rule_id: str) -> str:
+    """The image a successful create makes: its job followed to SUCCESS, and the image it names."""
+    job = job_outcome(world, accepted(world, response, rule_id), rule_id)
     check(world.api, rule_id, job["status"] == JOB_SUCCESS,
           f"the job ended {job['status']!r} ({job.get('error_code')}: {job.get('fail_reason')}), not {JOB_SUCCESS!r}")
     image_id = (job.get("entities") or {}).get("image_id")
     check(world.api, rule_id, bool(image_id), "the SUCCESS job names no entities.image_id")
+    return image_id
+
+
+def make_image(world: World, body: dict[str, Any], rule_id: str) -> str:
+    """createWholeImage with `body`, followed to its image: the image id."""
+    return made(world, create(world, body), rule_id)
+
+
+def read_image(world: World, image_id: str, rule_id: str) -> dict[str, Any]:
+    """The image as glanceShowImage shows it."""
     return expect_success(world.api, show_image(world, image_id), rule_id, status=200)
-
-
-def refused_and_nothing_made(world: World, body: Any, rule_id: str, raw: bytes | None = None,
-                             api=None) -> dict[str, Any]:
-    """The create is refused as `rule_id` documents, and no image appeared."""
-    before = world.resources("image")
-    body = expect_refusal(world.api, create(world, body, raw, api), rule_id)
-    check(world.api, rule_id, before is None or world.resources("image") == before, "a refused call made an image")
-    return body
