@@ -86,6 +86,7 @@ class RunningProvider:
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)
+        self.provider.workers.shutdown()
 
 
 def bounded_h11(header_seconds: float) -> type[H11Protocol]:
