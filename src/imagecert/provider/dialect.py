@@ -21,7 +21,7 @@ from starlette.responses import Response
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
-from imagecert.contracts import Operation, operations, request_pointer, resolve, validator
+from imagecert.contracts import Operation, operations, request_pointer, request_schema, resolve, validator
 from imagecert.provider.rules import Answer, Defect, ProviderError, Rules
 from imagecert.provider.store import Store, Tenant
 from imagecert.provider.validation import body_errors
@@ -119,6 +119,7 @@ class Dialect:
         self.settings = settings
         self._validators: dict[tuple[str, str | None], Any] = {}
         self._quick: dict[tuple[str, str | None], Any] = {}
+        self._schemas: dict[str, Any] = {}
 
     # wiring ------------------------------------------------------------------
     def _validator(self, operation_id: str, media_type: str | None):
@@ -155,6 +156,13 @@ class Dialect:
                 self._quick[key] = jsonschema_rs.Draft202012Validator(
                     schema, validate_formats=False, pattern_options=jsonschema_rs.FancyRegexOptions())
         return self._quick[key]
+
+    def request_schema(self, operation_id: str) -> Any:
+        """An operation's request body schema (its first media type), its own `$ref` followed:
+        looked up in the contract once, not per request."""
+        if operation_id not in self._schemas:
+            self._schemas[operation_id] = resolve(self.name, request_schema(self.name, operation_id))
+        return self._schemas[operation_id]
 
     def operations(self) -> dict[str, Operation]:
         return operations(self.name)
