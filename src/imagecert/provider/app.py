@@ -57,6 +57,30 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}/?\\Z")  # \Z: "$" would also match before a final newline
 
 
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class ProviderApp:
+    """The ASGI application: an API call goes straight to `Provider.dispatch`, where
+    Starlette's router and middleware would bring it in the end (its catch-all route, or
+    the default for a path with a newline) at several times the cost; the control
+    protocol, and any method the catch-all route does not take, go through Starlette.
+    An exception (a bug: the provider answers no 5xx unasked) is left to uvicorn, which
+    answers 500 as Starlette's error middleware would."""
+
+    def __init__(self, provider: "Provider", starlette: Starlette):
+        self.provider = provider
+        self.starlette = starlette
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (scope["type"] == "http" and scope["method"] in API_METHODS
+                and not scope["path"].startswith("/_imagecert")):
+            response = await self.provider.dispatch(Request(scope, receive, send))
+            await response(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
+
+
 class Workers:
     """The threads that answer requests off the event loop, at most `limit` (anyio's default
     for Starlette's run_in_threadpool). Handing a call to one and back costs the loop a
@@ -143,17 +167,17 @@ class Provider:
         return self.store.add_tenant(Tenant(tenant_id, dialect, permissions, auth, scope))
 
     # the ASGI application ------------------------------------------------------
-    def asgi(self) -> Starlette:
+    def asgi(self) -> "ProviderApp":
         app = Starlette(
             routes=[
                 Mount(CONTROL_PREFIX, routes=control.routes(self)),
-                Route("/{path:path}", self.dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+                Route("/{path:path}", self.dispatch, methods=list(API_METHODS)),
             ]
         )
         # Starlette's path convertor stops at a newline (".../images/a%0Ab"): what no route
         # matches is still answered in the dialect's error body, not Starlette's plain text.
         app.router.default = self._unrouted
-        return app
+        return ProviderApp(self, app)
 
     async def _unrouted(self, scope, receive, send) -> None:
         response = await self.dispatch(Request(scope, receive))
@@ -297,7 +321,7 @@ class Provider:
         return dialect.refuse(ProviderError(rule_id, message=message), None)
 
 
-def create_app(defects: Iterable[str] = (), settings: Settings | None = None) -> Starlette:
+def create_app(defects: Iterable[str] = (), settings: Settings | None = None) -> ProviderApp:
     return Provider(defects, settings).asgi()
 
 
