@@ -228,8 +228,9 @@ class Provider:
                     break
 
         try:
-            await asyncio.wait_for(collect(), self.settings.body_seconds)
-        except (asyncio.TimeoutError, ClientDisconnect):
+            async with asyncio.timeout(self.settings.body_seconds):  # no task of its own, as wait_for makes
+                await collect()
+        except (TimeoutError, ClientDisconnect):
             return None
         return b"".join(chunks)
 
