@@ -144,7 +144,9 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
     connection holding part of a request is answered 408 and closed, an empty one closed),
     and a request line with headers longer than `max_header_bytes` is answered 400, which
     uvicorn's h11 protocol does by `h11_max_incomplete_event_size` and httptools has no
-    setting for."""
+    setting for (h11 applies it only to headers still incomplete in its buffer; here it
+    holds however the bytes arrive). As with h11, an HTTP/1.1 request without a Host
+    header, or with two, is answered 400."""
     import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -152,7 +154,6 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
         _header_deadline: asyncio.TimerHandle | None = None
         _in_headers = False   # a request has begun and its headers are not all in
         _pending = 0          # bytes received while in the headers (at least)
-        _header_size = 0      # the request line and headers parsed so far
 
         def connection_made(self, transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -168,28 +169,22 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._in_headers, self._header_size = True, 0
-
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            self._count(len(url))
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._count(len(name) + len(value) + 4)  # "name: value\r\n"
-            super().on_header(name, value)
-
-        def _count(self, size: int) -> None:
-            self._header_size += size
-            if self._header_size > max_header_bytes:
-                # raised inside a parser callback: feed_data raises HttpParserCallbackError,
-                # which uvicorn answers 400 and closes the connection
-                raise ValueError("the request headers are longer than the limit")
+            self._in_headers = True
 
         def on_headers_complete(self) -> None:
             self._in_headers, self._pending = False, 0
             if self._header_deadline is not None:
                 self._header_deadline.cancel()  # the headers are in
                 self._header_deadline = None
+            # the request line's target and every "name: value\r\n", counted once they are in
+            if len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers) > max_header_bytes:
+                # raised inside a parser callback: feed_data raises HttpParserCallbackError,
+                # which uvicorn answers 400, closing the connection; the app never sees it
+                raise ValueError("the request headers are longer than the limit")
+            # h11 refuses these (400); llhttp takes them
+            hosts = sum(1 for name, _ in self.headers if name == b"host")
+            if hosts > 1 or (hosts == 0 and self.parser.get_http_version() == "1.1"):
+                raise ValueError("an HTTP/1.1 request has exactly one Host header")
             super().on_headers_complete()
 
         def on_response_complete(self) -> None:
