@@ -146,7 +146,11 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
     uvicorn's h11 protocol does by `h11_max_incomplete_event_size` and httptools has no
     setting for (h11 applies it only to headers still incomplete in its buffer; here it
     holds however the bytes arrive). As with h11, an HTTP/1.1 request without a Host
-    header, or with two, is answered 400."""
+    header, or with two, is answered 400, and header lines ended by LF alone, or
+    Content-Length beside chunked Transfer-Encoding, are read. Where llhttp still differs
+    from h11 (4xx either way, never 5xx): an unknown method is 400, not Starlette's 405; a
+    folded header line, or a request line ended by LF alone, is 400; an absolute-form
+    target (`GET http://host/path`) is routed by its path, not answered 404."""
     import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -154,6 +158,12 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
         _header_deadline: asyncio.TimerHandle | None = None
         _in_headers = False   # a request has begun and its headers are not all in
         _pending = 0          # bytes received while in the headers (at least)
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            # as h11 reads them: header lines ended by LF alone, and Content-Length beside
+            # Transfer-Encoding: chunked (the chunks decide)
+            self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True, lenient_chunked_length=True)
 
         def connection_made(self, transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
