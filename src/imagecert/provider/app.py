@@ -220,12 +220,19 @@ class Provider:
         chunks, size = [], 0
 
         async def collect() -> None:
+            # what Request.stream() does, without an async generator per request
             nonlocal size
-            async for chunk in request.stream():
+            while True:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                if message["type"] != "http.request":
+                    continue
+                chunk = message.get("body", b"")
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > limit:
-                    break
+                if size > limit or not message.get("more_body", False):
+                    return
 
         try:
             async with asyncio.timeout(self.settings.body_seconds):  # no task of its own, as wait_for makes
