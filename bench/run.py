@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--fuzz-examples N] [--load-seconds S]
 
-Prints, and writes to bench/results/<date>.json:
+Prints, and writes to bench/results/<date>.json (<date>-provider.json for `--only provider`):
 - wall time of `imagecert certify` over all four dialects, serial and with -n 2;
 - fuzz throughput (examples per second) per dialect, from that run's reports;
 - per dialect, `pytest suites/<dialect>/test_fuzz.py` next to the bare schemathesis
@@ -14,7 +14,9 @@ Prints, and writes to bench/results/<date>.json:
 - offline replay time of the committed cassettes (`pytest suites --replay`);
 - the reference provider under load, per dialect: valid signed createImage calls (each on
   its own running instance) and unauthenticated reads from several client processes, next
-  to a bare Starlette + uvicorn JSON route started in the same run; req/s, p50/p99 latency
+  to a bare Starlette + uvicorn JSON route started in the same run (on h11 and asyncio's
+  loop, and also on httptools and uvloop, as the provider runs, when those are installed);
+  req/s, p50/p99 latency
   and the server's CPU time per request (from /proc/<pid>/stat, read around the load only),
   and each figure's ratio over the bare route;
 - certify's speed-up with -n 2, and peak memory (RSS) of the processes it ran.
@@ -222,7 +224,7 @@ async def get(request):
 app = Starlette(routes=[Route("/bare", post, methods=["POST"]), Route("/bare", get, methods=["GET"])])
 print("ready", flush=True)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,
-            lifespan="off", http="h11", timeout_keep_alive=5)
+            lifespan="off", http=sys.argv[2], loop=sys.argv[3], timeout_keep_alive=5)
 """
 # Valid createImage (signed, with state and validation) and an unauthenticated read, per dialect.
 CREATE = {
@@ -315,6 +317,12 @@ def _ratios(provider: dict, bare: dict) -> dict:
             "capacity_of_bare": round(bare["server_cpu_us_per_request"] / provider["server_cpu_us_per_request"], 2)}
 
 
+def _installed(*modules: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
 def _spawn(command: list[str], src: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(src)} if src else None
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
@@ -334,24 +342,33 @@ def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> d
     same number of POST and GET calls on a bare Starlette route served by uvicorn (h11).
     With `baseline` (another checkout's src/), its provider is loaded the same way, in turn."""
     port = _free_port()
-    bare = _spawn([sys.executable, "-c", BARE_APP, str(port)])
+    bare = _spawn([sys.executable, "-c", BARE_APP, str(port), "h11", "asyncio"])
+    # the same bare route on the HTTP parser and event loop the provider runs on when they
+    # are installed (httptools, uvloop): the anchor for what the provider itself adds
+    fast_port = _free_port() if _installed("httptools", "uvloop") else None
+    bare_fast = _spawn([sys.executable, "-c", BARE_APP, str(fast_port), "httptools", "uvloop"]) if fast_port else None
     mocks = {"provider": _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], ROOT / "src")}
     if baseline:
         mocks["baseline"] = _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], baseline)
     try:
         bare.stdout.readline()
+        if bare_fast:
+            bare_fast.stdout.readline()
         bases = {label: m.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0] for label, m in mocks.items()}
         bare_url = f"http://127.0.0.1:{port}/bare"
-        for _ in range(100):  # the bare server prints before it binds
-            try:
-                requests.get(bare_url, timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
+        fast_url = f"http://127.0.0.1:{fast_port}/bare" if fast_port else None
+        for url in filter(None, (bare_url, fast_url)):
+            for _ in range(100):  # the bare server prints before it binds
+                try:
+                    requests.get(url, timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.05)
         figures: dict = {}
 
-        def jobs(write: bool, base_url=None, dialect=None, tenant=None, instances=(), read=None) -> list[dict]:
-            return [{"dialect": dialect, "base_url": base_url, "bare_url": bare_url, "write": write,
+        def jobs(write: bool, base_url=None, dialect=None, tenant=None, instances=(), read=None,
+                 bare_at=None) -> list[dict]:
+            return [{"dialect": dialect, "base_url": base_url, "bare_url": bare_at or bare_url, "write": write,
                      "scope": tenant["scope"] if tenant else None, "auth": tenant["auth"] if tenant else None,
                      "read": read, "index": i, "deadline": time.time() + seconds,
                      "instances": list(instances)[i::CLIENTS] if instances else [None] * (calls // CLIENTS)}
@@ -359,6 +376,8 @@ def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> d
 
         for dialect in DIALECTS:
             row: dict = {"bare_post": _drive(bare.pid, jobs(True))}
+            if bare_fast:
+                row["bare_post_httptools_uvloop"] = _drive(bare_fast.pid, jobs(True, bare_at=fast_url))
             if READ[dialect]:
                 row["bare_get"] = _drive(bare.pid, jobs(False))
             for label, mock in mocks.items():
@@ -368,6 +387,9 @@ def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> d
                                                                  "attributes": {}})["id"] for _ in range(calls)]
                 mine = row[label] = {"create_image": _drive(mock.pid, jobs(True, bases[label], dialect, tenant, instances))}
                 mine["create_over_bare"] = _ratios(mine["create_image"], row["bare_post"])
+                if bare_fast:
+                    mine["create_over_bare_httptools_uvloop"] = _ratios(mine["create_image"],
+                                                                        row["bare_post_httptools_uvloop"])
                 if READ[dialect]:
                     mine["unauthenticated_read"] = _drive(mock.pid, jobs(False, bases[label], dialect, tenant,
                                                                          read=READ[dialect]))
@@ -375,16 +397,21 @@ def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> d
                 print(f"  {dialect} ({label}): createImage {mine['create_image']['requests_per_s']} req/s, "
                       f"{mine['create_image']['server_cpu_us_per_request']} µs server CPU; bare "
                       f"{row['bare_post']['requests_per_s']} req/s, {row['bare_post']['server_cpu_us_per_request']} µs;"
-                      f" capacity {mine['create_over_bare']['capacity_of_bare']:.0%} of bare", flush=True)
+                      f" capacity {mine['create_over_bare']['capacity_of_bare']:.0%} of bare"
+                      + (f" ({mine['create_over_bare_httptools_uvloop']['capacity_of_bare']:.0%} of bare on"
+                         f" httptools+uvloop, {row['bare_post_httptools_uvloop']['server_cpu_us_per_request']} µs)"
+                         if bare_fast else ""), flush=True)
             if baseline:
                 row["provider_over_baseline"] = _ratios(row["provider"]["create_image"], row["baseline"]["create_image"])
             figures[dialect] = row
         figures["peak_rss_mb"] = {label: _rss_mb(m.pid) for label, m in mocks.items()}
         figures["peak_rss_mb"]["bare"] = _rss_mb(bare.pid)
+        if bare_fast:
+            figures["peak_rss_mb"]["bare_httptools_uvloop"] = _rss_mb(bare_fast.pid)
         figures["peak_rss_mb"]["provider_over_bare"] = round(figures["peak_rss_mb"]["provider"]
                                                              / figures["peak_rss_mb"]["bare"], 2)
     finally:
-        for process in (*mocks.values(), bare):
+        for process in (*mocks.values(), bare, *([bare_fast] if bare_fast else [])):
             process.terminate()
             process.wait(timeout=10)
     return figures

@@ -119,8 +119,11 @@ def test_examples_validate_unless_marked_as_discrepancies(dialect):
 # the validator in use (jsonschema, for the provider and the judge alike) runs them with
 # Python's `re`, where `$` also matches before a final newline and `\d`, `\s`, `\w` are
 # Unicode-wide. The contracts keep to the part of the syntax both read alike; this proves
-# it on generated strings, trailing newlines included, against `regress` (ECMA-262).
+# it on generated strings, trailing newlines included, against `regress` (ECMA-262), for
+# `jsonschema` and for the provider's quick check (jsonschema-rs, whose fancy-regex runs
+# the contracts' lookaheads and lookbehinds).
 
+import functools  # noqa: E402
 import re  # noqa: E402
 
 import regress  # noqa: E402
@@ -153,6 +156,23 @@ def _in_use(kind: str, regex: str, text: str) -> bool:
     return not Draft202012Validator({"patternProperties": {regex: False}}).is_valid({text: 0})
 
 
+@functools.cache
+def _quick(kind: str, regex: str):
+    """The provider's quick check (jsonschema-rs, fancy-regex) for one pattern, built as
+    `Dialect._quick_validator` builds it."""
+    import jsonschema_rs
+
+    schema = {"pattern": regex} if kind == "pattern" else {"patternProperties": {regex: False}}
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=False,
+                                              pattern_options=jsonschema_rs.FancyRegexOptions())
+
+
+def _in_quick(kind: str, regex: str, text: str) -> bool:
+    if kind == "pattern":
+        return _quick(kind, regex).is_valid(text)
+    return not _quick(kind, regex).is_valid({text: 0})
+
+
 def _strings(regex: str):
     matching = st.from_regex(regex)
     return st.one_of(
@@ -181,12 +201,16 @@ def test_pattern_means_in_the_validator_what_it_means_in_ecma_262(dialect, kind,
         assert (ecma.find(text) is not None) == _in_use(kind, regex, text), (
             f"{dialect}: {regex!r} on {text!r}: ECMA-262 and the validator disagree"
         )
+        assert (ecma.find(text) is not None) == _in_quick(kind, regex, text), (
+            f"{dialect}: {regex!r} on {text!r}: ECMA-262 and the provider's quick check disagree"
+        )
 
     same_answer()
     for tail in ("\n", "\r\n"):  # the classic: `$` before a final newline
         for text in ("", "a", "vda", "Tag.1.Key", "/dev/vdb", "IMG.0001", "2.1", "name"):
             text = text + tail
             assert (ecma.find(text) is not None) == _in_use(kind, regex, text), (dialect, regex, text)
+            assert (ecma.find(text) is not None) == _in_quick(kind, regex, text), (dialect, regex, text)
 
 
 _BOUNDS = ("minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",

@@ -361,6 +361,20 @@ def test_headers_longer_than_the_limit_are_refused(impatient):
     assert status_of(received) == 400, received[:200]
 
 
+def test_headers_past_the_limit_are_refused_however_they_arrive_and_within_it_answered(impatient):
+    head = b"GET /v1/regions/r/images/i HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Long: "
+    within = exchange(impatient, head + b"a" * (SETTINGS.max_header_bytes // 2) + b"\r\n\r\n")
+    assert status_of(within) == documented("jdcloud-vm", "JD-C013")[0], within[:200]  # unsigned: the app refuses it
+    past = exchange(impatient, head + b"a" * (SETTINGS.max_header_bytes + 1) + b"\r\n\r\n")
+    assert status_of(past) == 400, past[:200]
+
+
+@pytest.mark.parametrize("hosts", [b"", b"Host: a\r\nHost: b\r\n"])
+def test_an_http_1_1_request_without_exactly_one_host_is_refused(impatient, hosts):
+    received = exchange(impatient, b"GET /v1/regions/r/images/i HTTP/1.1\r\n" + hosts + b"Connection: close\r\n\r\n")
+    assert status_of(received) == 400, received[:200]
+
+
 # -- the control protocol beyond loopback ---------------------------------------------------
 
 

@@ -4,7 +4,6 @@ cassettes and reports key on it, so a rename orphans nothing."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from imagecert.contracts import contracts_dir
 from imagecert.testids import MARKER, UUID

@@ -69,6 +69,7 @@ A request carrying a secret or a signature must never be written out as it is:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -253,6 +254,7 @@ def _wire_host(url: str) -> str:
     return host
 
 
+@functools.lru_cache(maxsize=256)  # a verifier sees the same second's date many times
 def _parse_basic_date(value: str) -> datetime:
     try:
         return datetime.strptime(value, _BASIC_DATE).replace(tzinfo=timezone.utc)
@@ -655,6 +657,10 @@ def _content_md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
 
 
+# a verifier sees the same second's date many times (a datetime is immutable: safe to share)
+_parse_http_date = functools.lru_cache(maxsize=256)(parsedate_to_datetime)
+
+
 def _apsara_parse(authorization: str) -> tuple[str, str]:
     word, _, rest = authorization.strip().partition(" ")
     if word != "acs":
@@ -674,7 +680,7 @@ def _verify_apsara(request: WireRequest, secret_for, now, max_skew) -> str:
     if not date:
         raise AuthError("missing", "no Date header")
     try:
-        moment = parsedate_to_datetime(date)
+        moment = _parse_http_date(date)
     except (TypeError, ValueError, IndexError):
         raise AuthError("malformed", f"Date {date!r} is not an RFC 2616 date") from None
     if moment.tzinfo is None:

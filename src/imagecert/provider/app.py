@@ -9,14 +9,15 @@ documented error body; the application answers 5xx only when a fault asks for it
 from __future__ import annotations
 
 import asyncio
+import queue
 import random
 import re
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterable
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -60,6 +61,88 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}/?\\Z")  # \Z: "$" would also match before a final newline
 
 
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class ProviderApp:
+    """The ASGI application: an API call goes straight to `Provider.dispatch`, where
+    Starlette's router and middleware would bring it in the end (its catch-all route, or
+    the default for a path with a newline) at several times the cost; the control
+    protocol, and any method the catch-all route does not take, go through Starlette.
+    An exception (a bug: the provider answers no 5xx unasked) is left to uvicorn, which
+    answers 500 as Starlette's error middleware would."""
+
+    def __init__(self, provider: "Provider", starlette: Starlette):
+        self.provider = provider
+        self.starlette = starlette
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (scope["type"] == "http" and scope["method"] in API_METHODS
+                and not scope["path"].startswith("/_imagecert")):
+            response = await self.provider.dispatch(Request(scope, receive, send))
+            await response(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
+
+
+class Workers:
+    """The threads that answer requests off the event loop, at most `limit` (anyio's default
+    for Starlette's run_in_threadpool). Handing a call to one and back costs the loop a
+    fraction of what run_in_threadpool or an executor does (no capacity limiter, cancel
+    scope or concurrent Future chained to an asyncio one): one queue put, one wake-up."""
+
+    def __init__(self, limit: int = 40):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._threads = 0
+        self._idle = 0
+
+    def run(self, function, *args) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._limit:
+                self._threads += 1
+                threading.Thread(target=self._serve, name="imagecert-answer", daemon=True).start()
+            # else the job waits for the first thread done with its own
+        self._jobs.put((loop, future, function, args))
+        return future
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            loop, future, function, args = job
+            try:
+                result, error = function(*args), None
+            except BaseException as raised:  # handed to the awaiting request, as an executor does
+                result, error = None, raised
+            try:
+                loop.call_soon_threadsafe(_settle, future, result, error)
+            except RuntimeError:  # the loop is closed: nobody waits for the answer
+                pass
+            with self._lock:
+                self._idle += 1
+        with self._lock:
+            self._threads -= 1
+            self._idle = max(0, self._idle - 1)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for _ in range(self._threads):
+                self._jobs.put(None)
+
+
+def _settle(future: asyncio.Future, result, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 class Provider:
     def __init__(self, defects: Iterable[str] = (), settings: Settings | None = None,
                  dialects: Iterable[str] = DIALECTS):
@@ -72,6 +155,7 @@ class Provider:
             name: cls(self.store, Rules(name, self.defects), self.settings)
             for name, cls in dialect_classes(dialects).items()
         }
+        self.workers = Workers()
         self.routes = [
             RouteEntry(d, op, _pattern(op.path))
             for d in self.dialects.values()
@@ -87,17 +171,17 @@ class Provider:
         return self.store.add_tenant(Tenant(tenant_id, dialect, permissions, auth, scope))
 
     # the ASGI application ------------------------------------------------------
-    def asgi(self) -> Starlette:
+    def asgi(self) -> "ProviderApp":
         app = Starlette(
             routes=[
                 Mount(CONTROL_PREFIX, routes=control.routes(self)),
-                Route("/{path:path}", self.dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+                Route("/{path:path}", self.dispatch, methods=list(API_METHODS)),
             ]
         )
         # Starlette's path convertor stops at a newline (".../images/a%0Ab"): what no route
         # matches is still answered in the dialect's error body, not Starlette's plain text.
         app.router.default = self._unrouted
-        return app
+        return ProviderApp(self, app)
 
     async def _unrouted(self, scope, receive, send) -> None:
         response = await self.dispatch(Request(scope, receive))
@@ -133,7 +217,7 @@ class Provider:
         )
         # Verifying, validating and handling are CPU work: in a worker thread, so that one
         # heavy request does not hold up every other connection of the event loop.
-        return await run_in_threadpool(self._answer, request, allowed, wire)
+        return await self.workers.run(self._answer, request, allowed, wire)
 
     async def _read_body(self, request: Request) -> bytes | None:
         """The body, read no further than one byte past the limit (the refusal needs no more);
@@ -142,16 +226,24 @@ class Provider:
         chunks, size = [], 0
 
         async def collect() -> None:
+            # what Request.stream() does, without an async generator per request
             nonlocal size
-            async for chunk in request.stream():
+            while True:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                if message["type"] != "http.request":
+                    continue
+                chunk = message.get("body", b"")
                 chunks.append(chunk)
                 size += len(chunk)
-                if size > limit:
-                    break
+                if size > limit or not message.get("more_body", False):
+                    return
 
         try:
-            await asyncio.wait_for(collect(), self.settings.body_seconds)
-        except (asyncio.TimeoutError, ClientDisconnect):
+            async with asyncio.timeout(self.settings.body_seconds):  # no task of its own, as wait_for makes
+                await collect()
+        except (TimeoutError, ClientDisconnect):
             return None
         return b"".join(chunks)
 
@@ -248,7 +340,7 @@ class Provider:
         return dialect.refuse(ProviderError(rule_id, message=message), None)
 
 
-def create_app(defects: Iterable[str] = (), settings: Settings | None = None) -> Starlette:
+def create_app(defects: Iterable[str] = (), settings: Settings | None = None) -> ProviderApp:
     return Provider(defects, settings).asgi()
 
 

@@ -86,6 +86,7 @@ class RunningProvider:
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)
+        self.provider.workers.shutdown()
 
 
 def bounded_h11(header_seconds: float) -> type[H11Protocol]:
@@ -137,6 +138,114 @@ def bounded_h11(header_seconds: float) -> type[H11Protocol]:
     return BoundedH11Protocol
 
 
+def bounded_httptools(header_seconds: float, max_header_bytes: int):
+    """uvicorn's httptools protocol (llhttp, in C: a fraction of h11's CPU time per request),
+    bounded as `bounded_h11` is: the headers get `header_seconds` to arrive in full (then a
+    connection holding part of a request is answered 408 and closed, an empty one closed),
+    and a request line with headers longer than `max_header_bytes` is answered 400, which
+    uvicorn's h11 protocol does by `h11_max_incomplete_event_size` and httptools has no
+    setting for (h11 applies it only to headers still incomplete in its buffer; here it
+    holds however the bytes arrive). As with h11, an HTTP/1.1 request without a Host
+    header, or with two, is answered 400, and header lines ended by LF alone, or
+    Content-Length beside chunked Transfer-Encoding, are read. Where llhttp still differs
+    from h11 (4xx either way, never 5xx): an unknown method is 400, not Starlette's 405; a
+    folded header line, or a request line ended by LF alone, is 400; an absolute-form
+    target (`GET http://host/path`) is routed by its path, not answered 404."""
+    import httptools
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+        _in_headers = False   # a request has begun and its headers are not all in
+        _pending = 0          # bytes received while in the headers (at least)
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            # as h11 reads them: header lines ended by LF alone, and Content-Length beside
+            # Transfer-Encoding: chunked (the chunks decide)
+            self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True, lenient_chunked_length=True)
+
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_header_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_headers:
+                self._pending += len(data)
+                # a header line never finished: llhttp would keep buffering it
+                if self._pending > max_header_bytes + (1 << 16) and not self.transport.is_closing():
+                    self.send_400_response("Invalid HTTP request received.")
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_headers = True
+
+        def on_headers_complete(self) -> None:
+            self._in_headers, self._pending = False, 0
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()  # the headers are in
+                self._header_deadline = None
+            # the request line's target and every "name: value\r\n", counted once they are in
+            if len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers) > max_header_bytes:
+                # raised inside a parser callback: feed_data raises HttpParserCallbackError,
+                # which uvicorn answers 400, closing the connection; the app never sees it
+                raise ValueError("the request headers are longer than the limit")
+            # h11 refuses these (400); llhttp takes them
+            hosts = sum(1 for name, _ in self.headers if name == b"host")
+            if hosts > 1 or (hosts == 0 and self.parser.get_http_version() == "1.1"):
+                raise ValueError("an HTTP/1.1 request has exactly one Host header")
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm_header_deadline(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+            self._header_deadline = self.loop.call_later(header_seconds, self._headers_too_late)
+
+        def _headers_too_late(self) -> None:
+            self._header_deadline = None
+            if self.transport.is_closing():
+                return
+            if (self.cycle is not None and not self.cycle.response_complete) or self.pipeline:
+                return  # a request is being answered (its body has a deadline of its own)
+            if self._in_headers and self._pending:  # part of a request: say why before closing
+                body = b'{"error": "the request headers did not arrive in time"}'
+                self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                                     b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            self.transport.close()
+
+    assert issubclass(httptools.HttpParserCallbackError, httptools.HttpParserError)
+    return BoundedHttpToolsProtocol
+
+
+def http_protocol(settings: Settings):
+    """The fastest bounded HTTP/1.1 protocol installed: httptools, else h11."""
+    try:
+        return bounded_httptools(settings.header_seconds, settings.max_header_bytes)
+    except ImportError:
+        return bounded_h11(settings.header_seconds)
+
+
+def event_loop() -> str:
+    """uvloop when it is installed (it cuts the event loop's share of every request's CPU
+    time, reading and writing sockets above all), else asyncio's own loop."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -176,8 +285,8 @@ def _prepare(host: str, port: int, defects: Iterable[str], settings: Settings | 
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     settings = provider.settings
     config = uvicorn.Config(
-        provider.asgi(), log_level="warning", access_log=False, lifespan="off",
-        http=bounded_h11(settings.header_seconds),
+        provider.asgi(), log_level="warning", access_log=False, lifespan="off", loop=event_loop(),
+        http=http_protocol(settings),
         timeout_keep_alive=settings.keep_alive_seconds,
         h11_max_incomplete_event_size=settings.max_header_bytes,  # longer headers: 400
     )

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 
-from imagecert.contracts import load_catalog, request_schema, resolve
+from imagecert.contracts import load_catalog
 from imagecert.provider.apsara_ecs.models import (
     CLIENT_TOKEN_IGNORED,
     DELETE_KEEPS_IMAGE,
@@ -133,7 +133,7 @@ class ApsaraEcsDialect(Dialect):
         form = self._form(call)
         self.check_body(call, form)
         region = self.model.region(call.tenant.scope["region_id"], _text(form.get("RegionId")), _text(form.get("regionId")))
-        schema = resolve(self.name, request_schema(self.name, "DescribeImages"))["properties"]
+        schema = self.request_schema("DescribeImages")["properties"]
         page = _int(form.get("PageNumber"), schema["PageNumber"]["default"])
         size = _int(form.get("PageSize"), schema["PageSize"]["default"])
         found = [i for i in self.model.images(call.tenant.id) if _matches(i, form)]
@@ -174,11 +174,11 @@ class ApsaraEcsDialect(Dialect):
         for name, _ in pairs:
             self.rules.require(self.malformed_rule, name not in seen, message=f"The parameter {name} is given twice.")
             seen.add(name)
-        schema = resolve(self.name, request_schema(self.name, call.operation.operation_id))
+        schema = self.request_schema(call.operation.operation_id)
         return {name: _typed(schema, name, value) for name, value in pairs}
 
     def _request(self, form: dict[str, Any]) -> CreateImageRequest:
-        schema = resolve(self.name, request_schema(self.name, "CreateImage"))["properties"]
+        schema = self.request_schema("CreateImage")["properties"]
         defaults = not self.rules.on(DEFAULTS_IGNORED)
         return CreateImageRequest(
             region_id=_text(form.get("RegionId")),
