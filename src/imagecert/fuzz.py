@@ -57,7 +57,14 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import relevance
 from schemathesis import GenerationMode
@@ -71,8 +78,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from imagecert.checks import RuleViolation, expect_refusal, expect_success, schema_problems
-from imagecert.client import Exchange, redact_body, scope_value
+from imagecert.checks import (
+    RuleViolation,
+    expect_refusal,
+    expect_success,
+    schema_problems,
+)
+from imagecert.client import Exchange, scope_value
 from imagecert.contracts import (
     contract_path,
     load_catalog,
@@ -82,6 +94,8 @@ from imagecert.contracts import (
     resolve,
     validator,
 )
+from imagecert.secrets import redact_body
+from imagecert.secrets import redact_body
 from imagecert.world import World, not_verified
 
 FUZZ_PROPERTY = "imagecert_fuzz"  # the test item's user property the report reads

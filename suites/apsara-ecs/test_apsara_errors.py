@@ -25,6 +25,7 @@ def test_a_wrong_signature_or_none_is_refused(world):
     refused(world, "APS-C005", create, world, api=world.client_without_credentials(), InstanceId=spare_instance(world))
 
 
+@pytest.mark.test_id("d7634bc2-be41-4d08-931b-6338035603f1")
 @pytest.mark.constraint("APS-C009")
 def test_a_signature_nonce_is_good_once(world):
     """Alibaba's ECS API reference: SignatureNonce "用于防止网络重放攻击"; a used one is 400

@@ -125,6 +125,7 @@ def test_at_2_44_there_is_neither_location_nor_image_id(world):
 V2 = "createImageV2"  # the contract's operation at POST /v2/{project_id}/servers/{server_id}/action
 
 
+@pytest.mark.test_id("6a3b174d-15ff-4661-bdb7-0b7552657594")
 @pytest.mark.constraint("NOVA-C008")
 def test_the_seeds_v2_path_makes_the_image_too(world):
     """Seed 001, 接口约束 5: "本节提供的接口（URI：POST /v2/… 或 POST /v2.1/…）". Without a
@@ -143,6 +144,7 @@ def test_the_seeds_v2_path_makes_the_image_too(world):
           f"the image names server {(image.get('server') or {}).get('id')!r}, not {server!r}")
 
 
+@pytest.mark.test_id("20e5abc4-611e-4a69-bcae-3ef44f74a71f")
 @pytest.mark.constraint("NOVA-D007")
 def test_on_v2_a_microversion_is_served_or_ignored_whole(world):
     """NOVA-D007: upstream's /v2 ignores the header (the 2.1 answer, naming no version); the

@@ -76,6 +76,7 @@ def test_the_body_is_one_createImage_object_of_the_documented_fields(world):
     ])
 
 
+@pytest.mark.test_id("048fd2fa-f38d-4b16-a5c0-a7b9be01c66f")
 @pytest.mark.constraint("NOVA-P003", "NOVA-D008")
 def test_a_body_that_is_not_an_object_is_refused_by_either_reading(world):
     server = world.make("instance", role="instance.running")
@@ -136,6 +137,7 @@ def test_name_has_no_leading_or_trailing_whitespace(world):
     accepted_spec(world, "NOVA-D005", name="my image")
 
 
+@pytest.mark.test_id("61853f97-c6da-41b4-80d5-14c1e8cd8095")
 @pytest.mark.constraint("NOVA-D009")
 def test_name_holds_only_printable_characters(world):
     refused_bodies(world, "NOVA-D009", [

@@ -111,6 +111,7 @@ def test_another_method_on_the_action_path_is_a_bad_method(world):
         check(world.api, "NOVA-R005", bool(message), "the fault carries no message")
 
 
+@pytest.mark.test_id("57957d6f-fa68-433f-99f6-fafd84ea5def")
 @pytest.mark.constraint("NOVA-R006")
 def test_a_second_image_while_the_first_is_saving_is_a_conflict(world):
     """Tempest's createImage negative: the server is still busy with the first image."""

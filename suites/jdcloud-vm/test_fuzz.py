@@ -92,21 +92,25 @@ FUZZ = Fuzzer(
 )
 
 
+@pytest.mark.test_id("dbedf9c8-03d8-4ca2-a476-561aff227853")
 @pytest.mark.constraint(*FUZZ.schema_rule_ids())
 def test_contract_examples_and_every_limit_just_under_at_and_over(world, request):
     FUZZ.check_examples_and_boundaries(world, request.node)
 
 
+@pytest.mark.test_id("f7fc7297-5df2-4918-9930-538f21816b09")
 @pytest.mark.constraint(*FUZZ.schema_rule_ids(), *FUZZ.catalog_rule_ids())
 def test_generated_valid_requests_are_accepted(world, request):
     FUZZ.check_valid_requests(world, request.node)
 
 
+@pytest.mark.test_id("d3530a46-e101-4d17-9e69-36f6854ba1d6")
 @pytest.mark.constraint(*FUZZ.schema_rule_ids())
 def test_generated_invalid_requests_are_refused_as_documented(world, request):
     FUZZ.check_invalid_requests(world, request.node)
 
 
+@pytest.mark.test_id("0cf63cf5-7ecf-4a9f-8dca-fe2399183c59")
 @pytest.mark.constraint("JD-B001")
 def test_made_images_become_ready_read_and_delete(world, request):
     FUZZ.check_lifecycle(world, request.node)

@@ -333,6 +333,7 @@ def voucher(decoded: Any) -> str:
     return base64.b64encode(raw).decode()
 
 
+@pytest.mark.test_id("d2440a87-c899-429c-998a-ae7a74d7a6c0")
 @pytest.mark.constraint("JD-D011", "JD-P026")
 def test_a_voucher_is_refused_unless_it_decodes_to_the_documented_activity(world):
     """JD-D011's reading imagecert holds (level should): both activity fields are 必填字段.

@@ -42,6 +42,7 @@ def test_an_internal_error_answers_its_documented_body(world):
     expect_refusal(world.api, create(world, instance), "JD-R018")
 
 
+@pytest.mark.test_id("37de1f77-7fa0-439e-9ba5-4e5781e0bb23")
 @pytest.mark.constraint("JD-R019")
 def test_an_unknown_server_error_answers_its_documented_body(world):
     """The second 500 row: only a fault with a code (the control extension faults.code)
