@@ -340,7 +340,7 @@ def test_a_voucher_is_refused_unless_it_decodes_to_the_documented_activity(world
     The other side, a voucher of the documented shape, is accepted by every reading (JD-P026)."""
     for decoded in (b"abc", {}, {"activity": {"activityType": 1}}, {"activity": {"activityIdentifier": "a"}},
                     {"activity": {"activityType": None, "activityIdentifier": "a"}}, {"activity": "a"}):
-        refused(world, charged(buyScenario=voucher(decoded)), "JD-D011")
+        body_refused(world, charged(buyScenario=voucher(decoded)), "JD-D011")
     instance = world.make("instance", role="instance.running", status="running")
     documented = {"activity": {"activityType": 1, "activityIdentifier": "a"}}
     made(world, create(world, instance, charged(buyScenario=voucher(documented))), "JD-P026")
