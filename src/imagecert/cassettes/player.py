@@ -11,10 +11,14 @@ cassette is read, and answers `requests` directly, with no HTTP connection faked
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Iterator
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+import pytest
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
@@ -24,6 +28,8 @@ from vcr.request import Request
 
 from imagecert.cassettes.files import Interaction
 from imagecert.cassettes.matching import match_key
+from imagecert.cassettes.redaction import VOLATILE_QUERY_PARAMS
+from imagecert.secrets import SECRET_QUERY_PARAMS
 
 
 class NotRecorded(Exception):
@@ -98,3 +104,61 @@ def playing(player: Player) -> Iterator[Player]:
         yield player
     finally:
         HTTPAdapter.send = real  # type: ignore[method-assign]
+
+
+PLAYER = pytest.StashKey[Player]()  # on a replayed suite test's item: its cassette's player
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One recorded request as it went on the wire (before signing)."""
+
+    method: str
+    url: str                   # with its query, signing parameters left out
+    path_parameters: dict[str, str]  # as the contract's path template names them
+    query: dict[str, Any]      # the query parameters (a repeated one: a list)
+    headers: dict[str, str]    # every recorded header; the signing ones are the sender's to drop
+    body: bytes
+    media: str                 # the body's content type, without parameters
+
+
+def recorded_requests(item: pytest.Item, method: str, path: str, base_url: str) -> list[Recorded] | None:
+    """On an offline replay, the requests of this test's cassette to one operation
+    (`method`, the contract's `path` template under `base_url`), in their recorded order;
+    None when the test is not replayed.
+
+    A body that was not UTF-8 (a fuzzed JSON body of random bytes) is kept as text with
+    each undecodable run as U+FFFD (no JSON or form encoder writes that character raw):
+    it is sent again with a lone continuation byte in each place, as unreadable as the
+    original and decoding to the same recorded text."""
+    player = item.stash.get(PLAYER, None)
+    if player is None:
+        return None
+    base = urlsplit(base_url)
+    names = re.findall(r"\{([^}]+)\}", path)
+    template = re.escape(base.path.rstrip("/")) + re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(path))
+    found = []
+    for x in player.interactions:
+        parts = urlsplit(x.uri)
+        matched = re.fullmatch(template, parts.path)
+        if x.method.upper() != method.upper() or parts.netloc != base.netloc or not matched:
+            continue
+        every = parse_qsl(parts.query, keep_blank_values=True)
+        pairs = [(k, v) for k, v in every if k.lower() not in SECRET_QUERY_PARAMS | VOLATILE_QUERY_PARAMS]
+        query: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in query:
+                query[name] = (query[name] if isinstance(query[name], list) else [query[name]]) + [value]
+            else:
+                query[name] = value
+        url = x.uri if len(pairs) == len(every) else urlunsplit(parts._replace(query=urlencode(pairs)))
+        headers = dict(x.request_headers)
+        media = next((v for k, v in headers.items() if k.lower() == "content-type"), "").split(";")[0].strip().lower()
+        path_parameters = {n: unquote(v) for n, v in zip(names, matched.groups())}
+        found.append(Recorded(x.method, url, path_parameters, query, headers,
+                              _undecodable_again(x.request_body), media))
+    return found
+
+
+def _undecodable_again(text: str) -> bytes:
+    return b"\x80".join(part.encode("utf-8") for part in text.split("\ufffd"))

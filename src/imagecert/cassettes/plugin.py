@@ -18,7 +18,7 @@ from imagecert.cassettes.isolation import (
 )
 from imagecert.cassettes.matching import Persister
 from imagecert.cassettes.naming import cassette_path, suite_test_id
-from imagecert.cassettes.player import Player, playing
+from imagecert.cassettes.player import PLAYER, Player, playing
 from imagecert.cassettes.redaction import Redactor
 from imagecert.cassettes.targets import write_target_description
 from imagecert.target import Target
@@ -53,7 +53,9 @@ class CassettePlugin:
         stack.enter_context(one_request_at_a_time())
         if not recording:  # replayed from an index of the file, read once (imagecert.cassettes.player)
             stack.enter_context(network_refused())
-            stack.enter_context(playing(Player(read_cassette(path)[1], redactor)))
+            player = item.stash[PLAYER] = Player(read_cassette(path)[1], redactor)
+            stack.enter_context(playing(player))
+            stack.callback(item.stash.__delitem__, PLAYER)
             return stack
         stable = list(target.scope.values()) + [i for ids in target.fixtures.values() for i in ids]
         recorder = vcr.VCR(
