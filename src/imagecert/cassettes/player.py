@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
+from requests import sessions
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
@@ -93,17 +94,24 @@ class Player:
 
 @contextlib.contextmanager
 def playing(player: Player) -> Iterator[Player]:
-    """Every request `requests` sends in this process answered by `player`."""
+    """Every request `requests` sends in this process answered by `player`. Nothing is
+    sent, so no proxy or netrc is looked up in the environment for it (`requests` does
+    that for every request: milliseconds each on a loaded machine)."""
     real = HTTPAdapter.send
+    looked_up = sessions.get_environ_proxies, sessions.resolve_proxies, sessions.get_netrc_auth
 
     def send(adapter: HTTPAdapter, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         return player.answer(request, adapter)
 
     HTTPAdapter.send = send  # type: ignore[method-assign]
+    sessions.get_environ_proxies = lambda url, no_proxy=None: {}
+    sessions.resolve_proxies = lambda request, proxies, trust_env=True: dict(proxies or {})
+    sessions.get_netrc_auth = lambda url, raise_errors=False: None
     try:
         yield player
     finally:
         HTTPAdapter.send = real  # type: ignore[method-assign]
+        sessions.get_environ_proxies, sessions.resolve_proxies, sessions.get_netrc_auth = looked_up
 
 
 PLAYER = pytest.StashKey[Player]()  # on a replayed suite test's item: its cassette's player
