@@ -1,20 +1,25 @@
 """How fast certification runs on this machine, and where the time goes.
 
-    .venv/bin/python bench/run.py [--fuzz-examples N] [--load-seconds S]
+    .venv/bin/python bench/run.py [--fuzz-examples N] [--load-seconds S] [--repeat K]
 
 Prints, and writes to bench/results/<date>.json:
-- wall time of `imagecert certify` over all four dialects, serial and with -n 2;
+- wall time of `imagecert certify` over all four dialects, serial and with -n 2, and the
+  speed-up; `--repeat K` runs the three certify runs (serial, -n 2, replay) K times
+  interleaved and takes each one's median, with the load average around each run (the
+  machine may be shared);
 - fuzz throughput (examples per second) per dialect, from that run's reports;
 - the same contract fuzzed by the bare schemathesis command line (`st run`) against the
   same server with the same example budget, and the suite's ratio over it;
-- offline replay time of the committed cassettes (`pytest suites --replay`);
+- offline replay of the committed cassettes (`imagecert certify --replay`), and its wall
+  time as a share of the live serial certify it replaces;
 - the reference provider under load, per dialect: valid signed createImage calls (each on
   its own running instance) and unauthenticated reads from several client processes, next
   to a bare Starlette + uvicorn JSON route started in the same run; req/s, p50/p99 latency
   and the server's CPU time per request (from /proc/<pid>/stat, read around the load only),
   and each figure's ratio over the bare route;
 - certify's speed-up with -n 2, and peak memory (RSS) of the processes it ran.
-`--only provider` runs the load part alone (about a minute).
+`--only provider` runs the load part alone (about a minute), `--only certify` the rest;
+either writes bench/results/<date>-<part>.json.
 Every load it makes goes to 127.0.0.1 only, and every loop is bounded in count and time.
 """
 
@@ -54,10 +59,25 @@ def certify_run(report_dir: Path, fuzz_examples: int, workers: str | None) -> di
                "--fuzz-examples", str(fuzz_examples), "--seed", "1"]
     if workers:
         command += ["-n", workers]
+    return _certify(command)
+
+
+def _certify(command: list[str]) -> dict:
+    load_before = os.getloadavg()[0]
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds, done = timed(command)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         raise SystemExit(f"certify could not run ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return {"wall_s": round(seconds, 2), "exit": done.returncode}
+    return {"wall_s": round(seconds, 2), "exit": done.returncode,
+            "cpu_s": round(usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime, 2),
+            "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median wall time, with every run's wall time beside it."""
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "runs_wall_s": [r["wall_s"] for r in runs]}
 
 
 def fuzz_throughput(report_dir: Path) -> dict:
@@ -100,11 +120,12 @@ def bare_schemathesis(fuzz_examples: int) -> dict:
     return {"wall_s": round(seconds, 2), "exit": done.returncode, "summary": summary[-2:]}
 
 
-def replay_run() -> dict:
+def replay_run(report_dir: Path) -> dict:
+    """`certify --replay` of the committed cassettes: the budget and seeds they were recorded
+    with (no --fuzz-examples, no --seed: the state machine still draws its requests)."""
     if not any((ROOT / "cassettes").glob("*/*.yaml")):
         return {"skipped": "no committed cassettes"}
-    seconds, done = timed([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "suites", "--replay"])
-    return {"wall_s": round(seconds, 2), "exit": done.returncode, "tail": done.stdout.strip().splitlines()[-1:]}
+    return _certify([str(BIN / "imagecert"), "certify", "--replay", "--report-dir", str(report_dir)])
 
 
 # -- the provider under load, next to a bare ASGI route ---------------------------------
@@ -300,32 +321,47 @@ def main() -> None:
     parser.add_argument("--baseline-src", type=Path, metavar="DIR",
                         help="also load the provider of another checkout's src/ (before/after in one run)")
     parser.add_argument("--only", choices=("provider", "certify"), help="run one part of the bench")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run certify serial, -n 2 and --replay K times, interleaved; medians (default 1)")
+    parser.add_argument("--skip-st-run", action="store_true", help="leave out the bare schemathesis run")
     args = parser.parse_args()
 
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                      "fuzz_examples": args.fuzz_examples}
     if args.only != "provider":
+        serial, parallel, replayed = [], [], []
         with tempfile.TemporaryDirectory() as scratch:
-            print("certify, serial …", flush=True)
-            results["certify_serial"] = certify_run(Path(scratch) / "serial", args.fuzz_examples, None)
-            results["fuzz"] = fuzz_throughput(Path(scratch) / "serial")
-            print("certify, -n 2 …", flush=True)
-            results["certify_n2"] = certify_run(Path(scratch) / "n2", args.fuzz_examples, "2")
+            for round_ in range(args.repeat):  # interleaved: a change in the machine's load hits all three
+                print(f"certify, serial ({round_ + 1}/{args.repeat}) …", flush=True)
+                serial.append(certify_run(Path(scratch) / f"serial-{round_}", args.fuzz_examples, None))
+                if round_ == 0:
+                    results["fuzz"] = fuzz_throughput(Path(scratch) / "serial-0")
+                print(f"certify, -n 2 ({round_ + 1}/{args.repeat}) …", flush=True)
+                parallel.append(certify_run(Path(scratch) / f"n2-{round_}", args.fuzz_examples, "2"))
+                print(f"certify --replay of the committed cassettes ({round_ + 1}/{args.repeat}) …", flush=True)
+                replayed.append(replay_run(Path(scratch) / f"replay-{round_}"))
+        results["certify_serial"], results["certify_n2"] = median_run(serial), median_run(parallel)
         results["certify_speedup_n2"] = round(results["certify_serial"]["wall_s"] / results["certify_n2"]["wall_s"], 2)
-        print("st run (bare schemathesis) …", flush=True)
-        results["st_run_nova"] = bare_schemathesis(args.fuzz_examples)
-        nova = results["fuzz"].get("huawei-nova", {})
-        if nova.get("seconds") and results["st_run_nova"]["wall_s"]:
-            results["suite_over_bare_engine_nova"] = round(nova["seconds"] / results["st_run_nova"]["wall_s"], 2)
-        print("replay of the committed cassettes …", flush=True)
-        results["replay"] = replay_run()
+        results["replay"] = replayed[0] if "skipped" in replayed[0] else median_run(replayed)
+        if "wall_s" in results["replay"]:
+            results["replay_over_live"] = round(results["replay"]["wall_s"] / results["certify_serial"]["wall_s"], 3)
+        print(f"certify serial {results['certify_serial']['wall_s']} s, -n 2 {results['certify_n2']['wall_s']} s: "
+              f"speed-up {results['certify_speedup_n2']}x; replay {results['replay'].get('wall_s')} s = "
+              f"{results.get('replay_over_live', 0):.0%} of live", flush=True)
+        if not args.skip_st_run:
+            print("st run (bare schemathesis) …", flush=True)
+            results["st_run_nova"] = bare_schemathesis(args.fuzz_examples)
+            nova = results["fuzz"].get("huawei-nova", {})
+            if nova.get("seconds") and results["st_run_nova"]["wall_s"]:
+                results["suite_over_bare_engine_nova"] = round(nova["seconds"] / results["st_run_nova"]["wall_s"], 2)
         results["peak_rss_mb_certify"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     if args.only != "certify":
         print(f"provider load ({CLIENTS} client processes) …", flush=True)
         results["provider_load"] = provider_load(args.load_calls, args.load_seconds, args.baseline_src)
 
-    out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}.json"
+    # one part alone goes to a file of its own, so it never overwrites a full result of the day
+    out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}{'-' + args.only if args.only else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     print(json.dumps(results, indent=2))

@@ -11,11 +11,12 @@ cassette is read, and answers `requests` directly, with no HTTP connection faked
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -44,7 +45,8 @@ def _vcr_request(method: str, uri: str, body: Any, headers: dict[str, Any]) -> R
 class Player:
     """The recorded answers of one test's cassette, played to the requests a replay sends."""
 
-    def __init__(self, interactions: list[Interaction], redactor: Any):
+    def __init__(self, interactions: list[Interaction], redactor: Any, meta: dict[str, Any] | None = None):
+        self.meta = dict(meta or {})
         self.redactor = redactor
         self.interactions = interactions
         self._index: dict[Any, deque[int]] = {}
@@ -115,6 +117,27 @@ def playing(player: Player) -> Iterator[Player]:
 
 
 PLAYER = pytest.StashKey[Player]()  # on a replayed suite test's item: its cassette's player
+RECORDING = pytest.StashKey[dict]()  # on a recorded suite test's item: its cassette's metadata
+DRAWN = "drawn"  # the metadata key of what a test drew before sending anything (JSON)
+
+
+def kept_draws(item: pytest.Item, draw: Callable[[], None], drawn: list[Any],
+               keep: Callable[[Any], dict[str, Any]], again: Callable[[dict[str, Any]], Any]) -> list[Any]:
+    """Cases drawn before any is sent (the state machine's valid requests): drawn by
+    `draw()` into `drawn` and, when recording, kept in the cassette (`keep(case)` each,
+    as JSON); a replay of a cassette that kept them draws nothing and gets them back
+    (`again(kept)` each). A recording from before they were kept is drawn anew."""
+    player = item.stash.get(PLAYER, None)
+    if player is not None and DRAWN in player.meta:
+        return [again(kept) for kept in json.loads(player.meta[DRAWN])]
+    draw()
+    meta = item.stash.get(RECORDING, None)
+    if meta is not None:
+        try:
+            meta[DRAWN] = json.dumps([keep(make()) for make in drawn], sort_keys=True)
+        except (TypeError, ValueError):
+            meta.pop(DRAWN, None)  # not JSON: its replay draws again
+    return drawn
 
 
 @dataclass(frozen=True)

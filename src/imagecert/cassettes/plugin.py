@@ -18,7 +18,7 @@ from imagecert.cassettes.isolation import (
 )
 from imagecert.cassettes.matching import Persister
 from imagecert.cassettes.naming import cassette_path, suite_test_id
-from imagecert.cassettes.player import PLAYER, Player, playing
+from imagecert.cassettes.player import PLAYER, RECORDING, Player, playing
 from imagecert.cassettes.redaction import Redactor
 from imagecert.cassettes.targets import write_target_description
 from imagecert.target import Target
@@ -53,7 +53,8 @@ class CassettePlugin:
         stack.enter_context(one_request_at_a_time())
         if not recording:  # replayed from an index of the file, read once (imagecert.cassettes.player)
             stack.enter_context(network_refused())
-            player = item.stash[PLAYER] = Player(read_cassette(path)[1], redactor)
+            recorded_meta, interactions = read_cassette(path)
+            player = item.stash[PLAYER] = Player(interactions, redactor, recorded_meta)
             stack.enter_context(playing(player))
             stack.callback(item.stash.__delitem__, PLAYER)
             return stack
@@ -64,6 +65,8 @@ class CassettePlugin:
             before_record_response=redactor.response,
             decode_compressed_response=True,
         )
+        item.stash[RECORDING] = meta  # what the test keeps in its cassette besides its exchanges
+        stack.callback(item.stash.__delitem__, RECORDING)
         recorder.register_persister(Persister(meta, recording, stable))
         stack.enter_context(recorder.use_cassette(str(path)))
         # a test that sent nothing still gets its (empty) cassette
