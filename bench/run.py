@@ -361,7 +361,8 @@ def main() -> None:
         results["provider_load"] = provider_load(args.load_calls, args.load_seconds, args.baseline_src)
 
     # one part alone goes to a file of its own, so it never overwrites a full result of the day
-    out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}{'-' + args.only if args.only else ''}.json"
+    part = f"-{args.only}" if args.only else ""
+    out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}{part}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     print(json.dumps(results, indent=2))
