@@ -1,9 +1,12 @@
 """How fast certification runs on this machine, and where the time goes.
 
-    .venv/bin/python bench/run.py [--fuzz-examples N] [--load-seconds S]
+    .venv/bin/python bench/run.py [--fuzz-examples N] [--load-seconds S] [--repeat K]
 
-Prints, and writes to bench/results/<date>.json (<date>-provider.json for `--only provider`):
-- wall time of `imagecert certify` over all four dialects, serial and with -n 2;
+Prints, and writes to bench/results/<date>.json (<date>-<part>.json for `--only <part>`):
+- wall time of `imagecert certify` over all four dialects, serial and with -n 2, and the
+  speed-up; `--repeat K` runs the three certify runs (serial, -n 2, replay) K times
+  interleaved and takes each one's median, with the load average around each run (the
+  machine may be shared);
 - fuzz throughput (examples per second) per dialect, from that run's reports;
 - per dialect, `pytest suites/<dialect>/test_fuzz.py` next to the bare schemathesis
   command line (`st run`, signed by bench/st_sign.py) on the same contract, against one
@@ -11,7 +14,8 @@ Prints, and writes to bench/results/<date>.json (<date>-provider.json for `--onl
   `--fuzz-runs` (3): examples/s of each, and the time (wall, and the client process'
   CPU) per example of imagecert's over bare st's; with `--baseline-src`, another
   checkout's suites too (before/after in one run);
-- offline replay time of the committed cassettes (`pytest suites --replay`);
+- offline replay of the committed cassettes (`imagecert certify --replay`), and its wall
+  time as a share of the live serial certify it replaces;
 - the reference provider under load, per dialect: valid signed createImage calls (each on
   its own running instance) and unauthenticated reads from several client processes, next
   to a bare Starlette + uvicorn JSON route started in the same run (on h11 and asyncio's
@@ -20,7 +24,8 @@ Prints, and writes to bench/results/<date>.json (<date>-provider.json for `--onl
   and the server's CPU time per request (from /proc/<pid>/stat, read around the load only),
   and each figure's ratio over the bare route;
 - certify's speed-up with -n 2, and peak memory (RSS) of the processes it ran.
-`--only provider` runs the load part alone (about a minute), `--only fuzz` the fuzz part.
+`--only provider` runs the load part alone (about a minute), `--only certify` the certify and
+replay part, `--only fuzz` the fuzz part; each writes bench/results/<date>-<part>.json.
 Every load it makes goes to 127.0.0.1 only, and every loop is bounded in count and time.
 """
 
@@ -61,10 +66,25 @@ def certify_run(report_dir: Path, fuzz_examples: int, workers: str | None) -> di
                "--fuzz-examples", str(fuzz_examples), "--seed", "1"]
     if workers:
         command += ["-n", workers]
+    return _certify(command)
+
+
+def _certify(command: list[str]) -> dict:
+    load_before = os.getloadavg()[0]
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds, done = timed(command)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         raise SystemExit(f"certify could not run ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return {"wall_s": round(seconds, 2), "exit": done.returncode}
+    return {"wall_s": round(seconds, 2), "exit": done.returncode,
+            "cpu_s": round(usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime, 2),
+            "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median wall time, with every run's wall time beside it."""
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "runs_wall_s": [r["wall_s"] for r in runs]}
 
 
 def fuzz_throughput(report_dir: Path) -> dict:
@@ -200,11 +220,12 @@ def fuzz_vs_bare(fuzz_examples: int, runs: int = 3, baseline: Path | None = None
     return figures
 
 
-def replay_run() -> dict:
+def replay_run(report_dir: Path) -> dict:
+    """`certify --replay` of the committed cassettes: the budget and seeds they were recorded
+    with (no --fuzz-examples, no --seed: the state machine still draws its requests)."""
     if not any((ROOT / "cassettes").glob("*/*.yaml")):
         return {"skipped": "no committed cassettes"}
-    seconds, done = timed([str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "suites", "--replay"])
-    return {"wall_s": round(seconds, 2), "exit": done.returncode, "tail": done.stdout.strip().splitlines()[-1:]}
+    return _certify([str(BIN / "imagecert"), "certify", "--replay", "--report-dir", str(report_dir)])
 
 
 # -- the provider under load, next to a bare ASGI route ---------------------------------
@@ -427,6 +448,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("provider", "certify", "fuzz"), help="run one part of the bench")
     parser.add_argument("--fuzz-runs", type=int, default=3, help="interleaved runs per fuzz figure (median; default 3)")
     parser.add_argument("--dialect", action="append", choices=DIALECTS, help="fuzz figures for these dialects only")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run certify serial, -n 2 and --replay K times, interleaved; medians (default 1)")
     args = parser.parse_args()
 
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -436,15 +459,25 @@ def main() -> None:
         print("fuzz suites next to bare st run (interleaved, medians) …", flush=True)
         results["fuzz_vs_bare_st"] = fuzz_vs_bare(args.fuzz_examples, args.fuzz_runs, args.baseline_src, args.dialect)
     if args.only in (None, "certify"):
+        serial, parallel, replayed = [], [], []
         with tempfile.TemporaryDirectory() as scratch:
-            print("certify, serial …", flush=True)
-            results["certify_serial"] = certify_run(Path(scratch) / "serial", args.fuzz_examples, None)
-            results["fuzz"] = fuzz_throughput(Path(scratch) / "serial")
-            print("certify, -n 2 …", flush=True)
-            results["certify_n2"] = certify_run(Path(scratch) / "n2", args.fuzz_examples, "2")
+            for round_ in range(args.repeat):  # interleaved: a change in the machine's load hits all three
+                print(f"certify, serial ({round_ + 1}/{args.repeat}) …", flush=True)
+                serial.append(certify_run(Path(scratch) / f"serial-{round_}", args.fuzz_examples, None))
+                if round_ == 0:
+                    results["fuzz"] = fuzz_throughput(Path(scratch) / "serial-0")
+                print(f"certify, -n 2 ({round_ + 1}/{args.repeat}) …", flush=True)
+                parallel.append(certify_run(Path(scratch) / f"n2-{round_}", args.fuzz_examples, "2"))
+                print(f"certify --replay of the committed cassettes ({round_ + 1}/{args.repeat}) …", flush=True)
+                replayed.append(replay_run(Path(scratch) / f"replay-{round_}"))
+        results["certify_serial"], results["certify_n2"] = median_run(serial), median_run(parallel)
         results["certify_speedup_n2"] = round(results["certify_serial"]["wall_s"] / results["certify_n2"]["wall_s"], 2)
-        print("replay of the committed cassettes …", flush=True)
-        results["replay"] = replay_run()
+        results["replay"] = replayed[0] if "skipped" in replayed[0] else median_run(replayed)
+        if "wall_s" in results["replay"]:
+            results["replay_over_live"] = round(results["replay"]["wall_s"] / results["certify_serial"]["wall_s"], 3)
+        print(f"certify serial {results['certify_serial']['wall_s']} s, -n 2 {results['certify_n2']['wall_s']} s: "
+              f"speed-up {results['certify_speedup_n2']}x; replay {results['replay'].get('wall_s')} s = "
+              f"{results.get('replay_over_live', 0):.0%} of live", flush=True)
         results["peak_rss_mb_certify"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     if args.only in (None, "provider"):
         print(f"provider load ({CLIENTS} client processes) …", flush=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+
 DIALECTS = ("huawei-ims", "huawei-nova", "jdcloud-vm", "apsara-ecs")
 KINDS = ("constraint", "parameter-rule", "return-code", "behaviour")
 LEVELS = ("must", "should", "advisory")

@@ -696,6 +696,8 @@ class Fuzzer:
         over, each keyword broken once."""
         run = Run(node, None)
         with run, memoized_regex_strategies():
+            if self._replayed(world, node, "examples", run) is not None:
+                return
             shared = self._provision(world)
             for case in self._contract_examples():
                 example = deepcopy(case.body)
@@ -728,7 +730,8 @@ class Fuzzer:
                     return  # ambiguous: a valid request only by some reading of the documents
                 self._answered(world, self.exercise(world, case, outgoing, expected, "positive", run), run)
 
-            valid_request()
+            if self._replayed(world, node, "positive", run) is None:
+                valid_request()
 
     def check_invalid_requests(self, world: World, node: pytest.Item) -> None:
         """Generated schema-invalid requests, against one set of provisioned resources
@@ -747,7 +750,8 @@ class Fuzzer:
                 response = self._exercise_case(world, case, "negative", run, made)
                 accepted.append(response is not None and 200 <= response.status_code < 300)
 
-            invalid_request()
+            if self._replayed(world, node, "negative", run, accepted) is None:
+                invalid_request()
             after = world.resources("image")
             if before is not None and after is not None and len(after) - len(before) != sum(accepted):
                 run.problem("negative", f"{sum(accepted)} accepted requests made {len(after) - len(before)} image(s): "
@@ -770,6 +774,32 @@ class Fuzzer:
             except* LifecycleBroken:
                 pass  # recorded by the step that found it
 
+    def _replayed(self, world: World, node: pytest.Item, phase: str, run: "Run",
+                  accepted: list[bool] | None = None) -> list[requests.Response] | None:
+        """On an offline replay (`--replay`), the phase's requests as its cassette recorded
+        them, sent again in their order and judged as now, instead of generating them anew
+        (hypothesis would only draw what the cassette already holds); None when not replaying."""
+        from imagecert.cassettes.player import recorded_requests
+
+        recorded = recorded_requests(node, self.operation.method, self.operation.path, world.target.base_url)
+        if recorded is None:
+            return None
+        declared = {p["name"].lower() for p in self._declared_parameters() if p["in"] == "header"}
+        answers = []
+        for sent in recorded:
+            headers = {k: v for k, v in sent.headers.items() if k.lower() == "content-type" or k.lower() in declared}
+            outgoing = Outgoing(sent.method, sent.url, None, headers, {"data": sent.body} if sent.body else {},
+                                sent.body, sent.media)
+            case = self.st_operation.Case(body=_wire_body(sent.body, sent.media), media_type=sent.media or None,
+                                          query=dict(sent.query), headers=dict(headers),
+                                          path_parameters=dict(sent.path_parameters))
+            expected = self.expectation(case, outgoing, strict=world.option("profile") == "strict")
+            response = self.exercise(world, case, outgoing, expected, phase, run)
+            if accepted is not None:
+                accepted.append(200 <= response.status_code < 300)
+            answers.append(response)
+        return answers
+
     # helpers -------------------------------------------------------------------
     def _valid_requests(self, world: World, node: pytest.Item, seed: int) -> list[Callable[[], Any]]:
         """Generated valid requests, drawn before the state machine runs: a draw that
@@ -785,8 +815,19 @@ class Fuzzer:
             drawn.append(lambda: self.st_operation.Case(body=deepcopy(body), media_type=media, query=dict(query),
                                                         headers=dict(headers), path_parameters={}))
 
-        draw()
-        return drawn
+        from imagecert.cassettes.player import kept_draws
+
+        def keep(case) -> dict[str, Any]:
+            return {"media": case.media_type, "query": dict(case.query or {}), "headers": dict(case.headers or {}),
+                    **({} if case.body is NOT_SET else {"body": case.body})}
+
+        def again(kept: dict[str, Any]):
+            return lambda: self.st_operation.Case(body=deepcopy(kept.get("body", NOT_SET)), media_type=kept["media"],
+                                                  query=dict(kept["query"]), headers=dict(kept["headers"]),
+                                                  path_parameters={})
+
+        # a recording keeps what was drawn in the cassette, and its replay draws nothing
+        return kept_draws(node, draw, drawn, keep, again)
 
     def _exercise_case(self, world: World, case, phase: str, run: "Run",
                        shared: "Provisioned") -> requests.Response | None:
@@ -1148,6 +1189,21 @@ def _parse_body(sent: bytes, media: str, schema: dict[str, Any]) -> Any:
             return NOT_SET
         return {name: _form_value(schema, name, value) for name, value in pairs}
     return sent
+
+
+def _wire_body(sent: bytes, media: str) -> Any:
+    """A recorded body as a case holds it (for the checks that read it): JSON and forms parsed."""
+    if not sent:
+        return NOT_SET
+    text = sent.decode("utf-8", "replace")
+    if "json" in media:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    if media == FORM:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return text
 
 
 def _form_value(schema: dict[str, Any], name: str, value: str) -> Any:

@@ -2,7 +2,8 @@
 
 Registered through the `pytest11` entry point, so `pytest suites/ --target FILE` works
 from anywhere. With no `--target` it starts the embedded reference provider on a free
-loopback port (once per process: once per xdist worker) and certifies every dialect.
+loopback port and certifies every dialect; under xdist (`-n 2`) the controller starts
+it once and every worker certifies that one (`SharedProvider`).
 
 A suite test lives under `suites/<dialect>/`, says which catalog rules it proves with
 `@pytest.mark.constraint("<ID>", ...)`, and asks for the `world` fixture (see
@@ -75,17 +76,46 @@ class RunState:
 
     def target(self, dialect: str) -> Target:
         if self.uses_embedded and not self.targets:
-            from imagecert.provider import server
-
-            self.embedded = server.start(defects=self.config.getoption("imagecert_defect"),
-                                         settings=self.provider_settings)
-            self.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in self.embedded.targets().items()}
+            shared = getattr(self.config, "workerinput", {}).get(SHARED_TARGETS)
+            if shared is None:  # serial: this process starts it, on the first test that needs it
+                shared = self.start_embedded()
+            self.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in shared.items()}
         return self.targets[dialect]
+
+    def start_embedded(self) -> dict[str, dict[str, Any]]:
+        """Start the embedded reference provider; its target documents per dialect."""
+        from imagecert.provider import server
+
+        self.embedded = server.start(defects=self.config.getoption("imagecert_defect"),
+                                     settings=self.provider_settings)
+        return self.embedded.targets()
 
     def stop(self) -> None:
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded = None
+
+
+SHARED_TARGETS = "imagecert_embedded_targets"  # the xdist workerinput key of the shared provider
+
+
+class SharedProvider:
+    """Under xdist, the controller's side: one embedded provider for every worker, started
+    before the first worker and handed to each through its workerinput (target documents:
+    a URL and a development tenant per dialect; each test still makes its own tenant). The
+    workers then start no provider of their own, and its threads run in the controller,
+    which only waits for the workers' reports."""
+
+    def __init__(self, state: RunState):
+        self.state = state
+        self.documents: dict[str, dict[str, Any]] | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.documents is None:
+            self.documents = self.state.start_embedded()
+            self.state.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in self.documents.items()}
+        node.workerinput[SHARED_TARGETS] = self.documents
 
 
 def _state(config: pytest.Config) -> RunState:
@@ -116,6 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = state
     config.pluginmanager.register(Recorder(state), "imagecert-recorder")
     _use_cassettes(config, state)
+    if state.uses_embedded and not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(SharedProvider(state), "imagecert-shared-provider")
     _check_constraints(config, state)
 
 

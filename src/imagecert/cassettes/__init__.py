@@ -1,10 +1,12 @@
 """Cassettes: each suite test's HTTP interactions, recorded with vcrpy and replayed offline.
 
 `pytest suites --record` writes one YAML file per suite test under
-`cassettes/<dialect>/<module>/<test>.yaml`; `pytest suites --replay` runs the suites
-from those files with the network refused (vcrpy `record_mode="none"`, and every socket
-connect refused too), so CI certifies the recorded behaviour without a provider or a
-credential. `imagecert replay` (see `imagecert.replay`) sends the same requests to
+`cassettes/<dialect>/<module>/<test>.yaml` (through vcrpy); `pytest suites --replay`
+runs the suites from those files with the network refused (every socket connect
+refused), each request answered from an index of its test's cassette (`Player`), so CI
+certifies the recorded behaviour without a provider or a credential. The fuzz tests
+replay their recorded requests instead of generating them (`recorded_requests`), and
+the state machine its recorded draws (`kept_draws`). `imagecert replay` (see `imagecert.replay`) sends the same requests to
 another endpoint and reports where it answers differently.
 
 What makes a cassette safe to commit and stable to re-record:
@@ -48,6 +50,7 @@ from imagecert.cassettes.isolation import NetworkRefused, network_refused
 from imagecert.cassettes.matching import MATCHERS
 from imagecert.cassettes.naming import cassette_path, default_directory, legacy_cassette_path, locate, suite_test_id
 from imagecert.cassettes.normalizing import ID_FIELD, ID_SHAPED, STABLE_FIELD, Identifiers, mask, normalize
+from imagecert.cassettes.player import NotRecorded, Player, kept_draws, recorded_requests
 from imagecert.cassettes.plugin import RECORDING_JOB_SECONDS, CassettePlugin
 from imagecert.cassettes.redaction import VOLATILE_QUERY_PARAMS, VOLATILE_REQUEST_HEADERS, Redactor
 from imagecert.cassettes.targets import replay_targets, write_target_description
@@ -57,6 +60,6 @@ __all__ = [
     "write_cassette", "NetworkRefused", "network_refused", "MATCHERS", "cassette_path", "default_directory",
     "legacy_cassette_path", "locate",
     "suite_test_id", "ID_FIELD", "ID_SHAPED", "STABLE_FIELD", "Identifiers", "mask", "normalize",
-    "RECORDING_JOB_SECONDS", "CassettePlugin", "VOLATILE_QUERY_PARAMS", "VOLATILE_REQUEST_HEADERS", "Redactor",
+    "NotRecorded", "Player", "kept_draws", "recorded_requests", "RECORDING_JOB_SECONDS", "CassettePlugin", "VOLATILE_QUERY_PARAMS", "VOLATILE_REQUEST_HEADERS", "Redactor",
     "replay_targets", "write_target_description",
 ]

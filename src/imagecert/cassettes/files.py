@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import os
 import tempfile
 import zlib
@@ -102,8 +104,35 @@ def write_cassette(path: Path, meta: dict[str, Any], interactions: list[Interact
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _cache_directory() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imagecert" / "cassettes"
+
+
+def _load(path: Path) -> Any:
+    """A cassette file's data. YAML takes most of a replay's reading time, so what it
+    parsed is kept as JSON in the user's cache, named by the file's own digest (a changed
+    file is parsed anew; a cache that cannot be written is only slower)."""
+    raw = path.read_bytes()
+    cached = _cache_directory() / f"{hashlib.sha256(raw).hexdigest()}.json"
+    try:
+        return json.loads(cached.read_bytes())
+    except (OSError, ValueError):
+        pass
+    document = yaml.load(raw.decode("utf-8"), Loader=_Loader)
+    try:
+        text = json.dumps(document, ensure_ascii=False)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, cached)
+    except (OSError, TypeError, ValueError):
+        pass
+    return document
+
+
 def read_cassette(path: Path) -> tuple[dict[str, Any], list[Interaction]]:
-    document = yaml.load(path.read_text("utf-8"), Loader=_Loader)
+    document = _load(path)
     if not isinstance(document, dict) or document.get("imagecert_cassette") != FORMAT:
         raise ValueError(f"{path} is not an imagecert cassette (format {FORMAT})")
     meta = {k: v for k, v in document.items() if k not in ("imagecert_cassette", "interactions")}

@@ -92,10 +92,34 @@ def _matcher(key: Callable[[Request], Any], what: str) -> Callable[[Request, Req
     return match
 
 
+def _method_key(request: Request) -> str:
+    return request.method.upper()
+
+
+def _endpoint_key(request: Request) -> tuple[str, str]:
+    parts = urlsplit(request.uri)
+    return parts.netloc, mask(parts.path)
+
+
 MATCHERS = {
-    "imagecert_method": _matcher(lambda r: r.method.upper(), "method"),
-    "imagecert_endpoint": _matcher(lambda r: (urlsplit(r.uri).netloc, mask(urlsplit(r.uri).path)), "endpoint and path"),
+    "imagecert_method": _matcher(_method_key, "method"),
+    "imagecert_endpoint": _matcher(_endpoint_key, "endpoint and path"),
     "imagecert_query": _matcher(_query_key, "query"),
     "imagecert_body": _matcher(_body_key, "body"),
     "imagecert_credentials": _matcher(_credentials_key, "credentials"),
 }
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+_KEYS = (_method_key, _endpoint_key, _query_key, _body_key, _credentials_key)
+
+
+def match_key(request: Request) -> tuple[Any, ...]:
+    """All that `MATCHERS` compare of a request, as one hashable key: two requests match
+    exactly when their keys are equal (the replay's index, `imagecert.cassettes.player`)."""
+    return tuple(_hashable(key(request)) for key in _KEYS)

@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 import vcr
 
-from imagecert.cassettes.files import write_cassette
+from imagecert.cassettes.files import read_cassette, write_cassette
 from imagecert.cassettes.isolation import (
     deterministic_uuids,
     generation_independent_of_local_code,
     network_refused,
     one_request_at_a_time,
 )
-from imagecert.cassettes.matching import MATCHERS, Persister
+from imagecert.cassettes.matching import Persister
 from imagecert.cassettes.naming import locate, suite_test_id
+from imagecert.cassettes.player import PLAYER, RECORDING, Player, playing
 from imagecert.cassettes.redaction import Redactor
 from imagecert.cassettes.targets import write_target_description
 from imagecert.target import Target
@@ -49,25 +50,29 @@ class CassettePlugin:
         redactor = Redactor(target)
         meta = {"test": suite_test_id(item, dialect), "test_id": stable_id(item), "dialect": dialect,
                 "constraints": constraint_ids(item)}
+        stack = contextlib.ExitStack()
+        stack.enter_context(deterministic_uuids(key))
+        stack.enter_context(one_request_at_a_time())
+        if not recording:  # replayed from an index of the file, read once (imagecert.cassettes.player)
+            stack.enter_context(network_refused())
+            recorded_meta, interactions = read_cassette(path)
+            player = item.stash[PLAYER] = Player(interactions, redactor, recorded_meta)
+            stack.enter_context(playing(player))
+            stack.callback(item.stash.__delitem__, PLAYER)
+            return stack
         stable = list(target.scope.values()) + [i for ids in target.fixtures.values() for i in ids]
         recorder = vcr.VCR(
-            record_mode="all" if recording else "none",
-            match_on=() if recording else list(MATCHERS),  # recording plays nothing: no need to compare
+            record_mode="all", match_on=(),  # recording plays nothing: no need to compare
             before_record_request=redactor.request,
             before_record_response=redactor.response,
             decode_compressed_response=True,
         )
-        for name, matcher in MATCHERS.items():
-            recorder.register_matcher(name, matcher)
+        item.stash[RECORDING] = meta  # what the test keeps in its cassette besides its exchanges
+        stack.callback(item.stash.__delitem__, RECORDING)
         recorder.register_persister(Persister(meta, recording, stable))
-        stack = contextlib.ExitStack()
-        stack.enter_context(deterministic_uuids(key))
-        stack.enter_context(one_request_at_a_time())
-        if not recording:
-            stack.enter_context(network_refused())
         stack.enter_context(recorder.use_cassette(str(path)))
-        if recording:  # a test that sent nothing still gets its (empty) cassette
-            stack.callback(lambda: path.is_file() or write_cassette(path, meta, []))
+        # a test that sent nothing still gets its (empty) cassette
+        stack.callback(lambda: path.is_file() or write_cassette(path, meta, []))
         return stack
 
     @staticmethod
