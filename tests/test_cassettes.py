@@ -203,9 +203,9 @@ def test_a_recorded_request_keeps_no_secret_and_says_whose_signature_it_carried(
     target = static_target("jdcloud-vm", "jdcloud-hmac", access_key=with_canary("access-key"), secret_key=secret)
     redactor = Redactor(target)
     body = {"name": "img", "password": with_canary("pw"), "token": "short"}
-    for auth, whose in (({"access_key": "nobody-key", "secret_key": "nobody-secret"}, "unknown-credentials"),
-                        (target.auth, "target"),
-                        ({**target.auth, "secret_key": secret + "x"}, "target-wrong-secret")):
+    for n, (auth, whose) in enumerate((({"access_key": "nobody-key", "secret_key": "nobody-secret"}, "unknown-credentials"),
+                                       (target.auth, "target"),
+                                       ({**target.auth, "secret_key": secret + "x"}, "target-wrong-secret")), 1):
         signed = recorded_request(target, signing.client_auth("jdcloud-hmac", access_key=auth["access_key"],
                                                               secret_key=auth["secret_key"], region_id="r1"), body)
         kept = redactor.request(signed)
@@ -213,7 +213,8 @@ def test_a_recorded_request_keeps_no_secret_and_says_whose_signature_it_carried(
         assert CANARY not in text and "short" not in text
         assert kept.headers["Authorization"] == f"<redacted {whose}>"
         assert kept.uri.startswith(API_ORIGIN) and "Signature=%3Credacted%3E" in kept.uri
-        assert "x-jdcloud-nonce" not in kept.headers and kept.headers["Host"] == "api.imagecert.invalid"
+        # each fresh nonce kept as its place in the cassette (the same nonce sent again: the same place)
+        assert kept.headers["x-jdcloud-nonce"] == f"<nonce {n}>" and kept.headers["Host"] == "api.imagecert.invalid"
 
 
 def test_normalizing_keeps_each_ids_shape_and_its_identity_across_the_cassette():

@@ -39,6 +39,7 @@ import json
 import re
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, TextIO
@@ -49,6 +50,7 @@ import yaml
 
 from imagecert import signing
 from imagecert.cassettes import (
+    NONCE_HEADERS,
     TARGET_FILE,
     VOLATILE_QUERY_PARAMS,
     VOLATILE_REQUEST_HEADERS,
@@ -255,6 +257,7 @@ class CassetteReplay:
         self.path = path
         self.meta, self.interactions = read_cassette(path)
         self.ids = Identifiers(self._fixture_ids(recorded_target))
+        self.nonces: dict[str, str] = {}  # a recorded nonce's placeholder -> the fresh one sent
         self.tenants: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
         if target.mode == "static":
             self.tenants["target"] = (dict(target.auth), dict(target.scope))
@@ -381,6 +384,9 @@ class CassetteReplay:
                  if k.lower() not in SECRET_QUERY_PARAMS | VOLATILE_QUERY_PARAMS]
         url = self.target.base_url + self.ids.apply(where.path) + ("?" + urlencode(query) if query else "")
         headers = {k: self.ids.apply(v) for k, v in x.request_headers.items() if k.lower() not in RESENT_WITHOUT}
+        # a recorded nonce goes out fresh, the same fresh one wherever the recording used one nonce again
+        headers.update({k: self.nonces.setdefault(v, uuid.uuid4().hex) for k, v in x.request_headers.items()
+                        if k.lower() in NONCE_HEADERS})
         body = self.ids.apply(x.request_body).encode("utf-8") or None
         response = self.api.send(x.method, url, data=body, headers=headers, auth=self._credentials(_tag(x)))
         recorded_body, live_body = x.response_json(), _json_of(response.text)

@@ -52,7 +52,7 @@ from imagecert.cassettes.naming import cassette_path, default_directory, legacy_
 from imagecert.cassettes.normalizing import ID_FIELD, ID_SHAPED, STABLE_FIELD, Identifiers, mask, normalize
 from imagecert.cassettes.player import NotRecorded, Player, kept_draws, recorded_requests
 from imagecert.cassettes.plugin import RECORDING_JOB_SECONDS, CassettePlugin
-from imagecert.cassettes.redaction import VOLATILE_QUERY_PARAMS, VOLATILE_REQUEST_HEADERS, Redactor
+from imagecert.cassettes.redaction import NONCE_HEADERS, VOLATILE_QUERY_PARAMS, VOLATILE_REQUEST_HEADERS, Redactor
 from imagecert.cassettes.targets import replay_targets, write_target_description
 
 __all__ = [
@@ -60,6 +60,6 @@ __all__ = [
     "write_cassette", "NetworkRefused", "network_refused", "MATCHERS", "cassette_path", "default_directory",
     "legacy_cassette_path", "locate",
     "suite_test_id", "ID_FIELD", "ID_SHAPED", "STABLE_FIELD", "Identifiers", "mask", "normalize",
-    "NotRecorded", "Player", "kept_draws", "recorded_requests", "RECORDING_JOB_SECONDS", "CassettePlugin", "VOLATILE_QUERY_PARAMS", "VOLATILE_REQUEST_HEADERS", "Redactor",
+    "NotRecorded", "Player", "kept_draws", "recorded_requests", "RECORDING_JOB_SECONDS", "CassettePlugin", "NONCE_HEADERS", "VOLATILE_QUERY_PARAMS", "VOLATILE_REQUEST_HEADERS", "Redactor",
     "replay_targets", "write_target_description",
 ]

@@ -29,6 +29,11 @@ VOLATILE_REQUEST_HEADERS = frozenset({
 DROPPED_REQUEST_HEADERS = frozenset({"user-agent", "accept-encoding", "connection", "content-length"})
 DROPPED_RESPONSE_HEADERS = frozenset({"date", "server"})
 VOLATILE_QUERY_PARAMS = frozenset({"signaturenonce", "timestamp"})
+# Signature nonces are kept as their place in the cassette (`<nonce N>`, the same value the
+# same N): what a test proves by sending one nonce twice (APS-C009) is replayed with a fresh
+# nonce sent twice.
+NONCE_HEADERS = frozenset({"x-jdcloud-nonce", "x-acs-signature-nonce"})
+NONCE_PLACEHOLDER = "<nonce "
 
 
 MIN_SECRET_LENGTH = 8  # shorter credential values are replaced only where their field names them
@@ -67,6 +72,7 @@ class Redactor:
         self.known: dict[str, Known] = {}      # access key or token -> whose
         self.secrets: dict[str, str] = {}      # secret value -> what is written instead
         self.tenants = 0
+        self.nonces: dict[str, str] = {}       # a nonce sent -> its place in the cassette
         if target.mode == "static":
             self._learn("target", dict(target.auth))
 
@@ -133,6 +139,9 @@ class Redactor:
         kept = {}
         for name, value in request.headers.items():
             lower = name.lower()
+            if lower in NONCE_HEADERS:
+                kept[name] = self._nonce(str(value))
+                continue
             if lower in DROPPED_REQUEST_HEADERS or lower in VOLATILE_REQUEST_HEADERS:
                 continue
             if lower in SECRET_HEADERS and not str(value).startswith("<redacted"):
@@ -145,6 +154,11 @@ class Redactor:
         request.body = self._redact_body(body)
         request.__dict__.pop("_imagecert_keys", None)  # a changed request: its match keys anew
         return request
+
+    def _nonce(self, value: str) -> str:
+        if value.startswith(NONCE_PLACEHOLDER):  # (vcrpy runs this hook on the recorded requests it loads, too)
+            return value
+        return self.nonces.setdefault(value, f"{NONCE_PLACEHOLDER}{len(self.nonces) + 1}>")
 
     def response(self, response: dict[str, Any]) -> dict[str, Any]:
         body = as_bytes(response["body"]["string"])
