@@ -134,17 +134,17 @@ def test_the_v2_path_serves_create_image_without_microversions(account):
     """The seed's /v2 path (NOVA-C008) as upstream's legacy v2 compatible mode serves it,
     the reading of NOVA-D007 the reference provider follows: every microversion header is
     ignored, in the request and in the answer, refusals included."""
-    v2 = f"{account.provider.base_url}/v2/{account.project_id}/servers"
-    headers = {"X-Auth-Token": account.token}
+    v2 = f"{account.endpoint}/v2/{account.project_id}/servers"
+    headers = {"X-Auth-Token": account.auth["token"]}
     for asked in ({}, {"X-OpenStack-Nova-API-Version": MICROVERSIONS["image_id_from"]},
                   {"OpenStack-API-Version": "compute latest"}, {"X-OpenStack-Nova-API-Version": "two"}):
-        response = requests.post(f"{v2}/{account.server()}/action", json={"createImage": {"name": "on-v2"}},
+        response = requests.post(f"{v2}/{account.make('instance')}/action", json={"createImage": {"name": "on-v2"}},
                                  headers={**headers, **asked}, timeout=10)
         assert response.status_code == 202 and not response.content, (asked, response.text)
         image_id = response.headers["Location"].rsplit("/", 1)[-1]
         assert account.read(image_id)["name"] == "on-v2"
         assert "X-OpenStack-Nova-API-Version" not in response.headers and "OpenStack-API-Version" not in response.headers
-    refused = requests.post(f"{v2}/{account.server()}/action", json={"createImage": {}},
+    refused = requests.post(f"{v2}/{account.make('instance')}/action", json={"createImage": {}},
                             headers={**headers, "X-OpenStack-Nova-API-Version": "2.45"}, timeout=10)
     assert_fault(refused, "NOVA-P004")
     assert "X-OpenStack-Nova-API-Version" not in refused.headers

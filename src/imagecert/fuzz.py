@@ -95,7 +95,6 @@ from imagecert.contracts import (
     validator,
 )
 from imagecert.secrets import redact_body
-from imagecert.secrets import redact_body
 from imagecert.world import World, not_verified
 
 FUZZ_PROPERTY = "imagecert_fuzz"  # the test item's user property the report reads

@@ -905,6 +905,6 @@ def _sweep_entries(target: Target, entries: list[tuple[str, str]]) -> None:
     world = World(target)
     try:
         world.adopt(entries)
-        world._quiesce()
+        world.quiesce()
     except Exception as error:  # noqa: BLE001 - a sweep never turns a run's verdict into a crash
         print(f"imagecert: could not delete every image left on {target.base_url}: {error}", file=sys.stderr)

@@ -7,6 +7,9 @@ Success bodies are {"requestId", "result": {…}}; every refusal is
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import http
 import random
 import re
@@ -122,7 +125,7 @@ class JdcloudVmDialect(Dialect):
                                    f"{_device_names()} (deviceName vdb~vdbm).")
         self.check_body(call, data)
         body = data if isinstance(data, dict) else {}
-        for voucher in _vouchers(body):
+        for voucher in filter(_is_base64, _vouchers(body)):  # text that is not Base64 is JD-P026's
             self.rules.require(VOUCHER_RULE, decodes_to(self.name, _voucher_schema(), voucher),
                                message='buyScenario must decode to {"activity": {"activityType", "activityIdentifier"}}.')
         image = self.model.create_image(
@@ -182,6 +185,14 @@ class JdcloudVmDialect(Dialect):
         fields = ("name", "status", "desc", "rootDeviceType", "instanceId", "createTime", "snapshotId",
                   "systemDisk", "dataDisks")
         return {"imageId": image.id, "imageSource": "private", **{f: attrs.get(f) for f in fields}}
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 DIALECT = JdcloudVmDialect
