@@ -89,6 +89,40 @@ class RunningProvider:
         self.provider.workers.shutdown()
 
 
+class _HeaderDeadline:
+    """A deadline for a request's headers to arrive in full, for a uvicorn protocol class:
+    armed when the connection opens and after each answer, cancelled by the subclass once
+    the headers are in; `_headers_too_late` is the subclass's."""
+
+    header_seconds: float = 0.0
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if not self.transport.is_closing():  # type: ignore[attr-defined]
+            self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._headers_in()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _headers_in(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _arm_header_deadline(self) -> None:
+        self._headers_in()
+        self._header_deadline = self.loop.call_later(self.header_seconds, self._headers_too_late)  # type: ignore[attr-defined]
+
+    def _headers_too_late(self) -> None:
+        raise NotImplementedError
+
+
 def bounded_h11(header_seconds: float) -> type[H11Protocol]:
     """uvicorn's h11 protocol, with a deadline for a request's headers to arrive in full.
 
@@ -98,32 +132,11 @@ def bounded_h11(header_seconds: float) -> type[H11Protocol]:
     a connection holding part of a request is answered 408 and closed, an empty one is
     closed. (The body has its own deadline, in the application.)"""
 
-    class BoundedH11Protocol(H11Protocol):
-        _header_deadline: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_header_deadline()
-
+    class BoundedH11Protocol(_HeaderDeadline, H11Protocol):
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE and self._header_deadline is not None:
-                self._header_deadline.cancel()  # the headers are in
-                self._header_deadline = None
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm_header_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()
-            super().connection_lost(exc)
-
-        def _arm_header_deadline(self) -> None:
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()
-            self._header_deadline = self.loop.call_later(header_seconds, self._headers_too_late)
+            if self.conn.their_state is not h11.IDLE:
+                self._headers_in()
 
         def _headers_too_late(self) -> None:
             self._header_deadline = None
@@ -135,6 +148,7 @@ def bounded_h11(header_seconds: float) -> type[H11Protocol]:
                                      b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
             self.transport.close()
 
+    BoundedH11Protocol.header_seconds = header_seconds
     return BoundedH11Protocol
 
 
@@ -154,8 +168,7 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
     import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):
-        _header_deadline: asyncio.TimerHandle | None = None
+    class BoundedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
         _in_headers = False   # a request has begun and its headers are not all in
         _pending = 0          # bytes received while in the headers (at least)
 
@@ -164,10 +177,6 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
             # as h11 reads them: header lines ended by LF alone, and Content-Length beside
             # Transfer-Encoding: chunked (the chunks decide)
             self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True, lenient_chunked_length=True)
-
-        def connection_made(self, transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_header_deadline()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -183,9 +192,7 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
 
         def on_headers_complete(self) -> None:
             self._in_headers, self._pending = False, 0
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()  # the headers are in
-                self._header_deadline = None
+            self._headers_in()
             # the request line's target and every "name: value\r\n", counted once they are in
             if len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers) > max_header_bytes:
                 # raised inside a parser callback: feed_data raises HttpParserCallbackError,
@@ -196,21 +203,6 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
             if hosts > 1 or (hosts == 0 and self.parser.get_http_version() == "1.1"):
                 raise ValueError("an HTTP/1.1 request has exactly one Host header")
             super().on_headers_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm_header_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()
-            super().connection_lost(exc)
-
-        def _arm_header_deadline(self) -> None:
-            if self._header_deadline is not None:
-                self._header_deadline.cancel()
-            self._header_deadline = self.loop.call_later(header_seconds, self._headers_too_late)
 
         def _headers_too_late(self) -> None:
             self._header_deadline = None
@@ -225,6 +217,7 @@ def bounded_httptools(header_seconds: float, max_header_bytes: int):
             self.transport.close()
 
     assert issubclass(httptools.HttpParserCallbackError, httptools.HttpParserError)
+    BoundedHttpToolsProtocol.header_seconds = header_seconds
     return BoundedHttpToolsProtocol
 
 
