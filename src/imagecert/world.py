@@ -907,4 +907,5 @@ def _sweep_entries(target: Target, entries: list[tuple[str, str]]) -> None:
         world.adopt(entries)
         world.quiesce()
     except Exception as error:  # noqa: BLE001 - a sweep never turns a run's verdict into a crash
-        print(f"imagecert: could not delete every image left on {target.base_url}: {error}", file=sys.stderr)
+        print(f"imagecert: could not delete every image left on {target.base_url}: {type(error).__name__}: {error}",
+              file=sys.stderr)
