@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +39,7 @@ import requests
 from imagecert.contracts import DIALECTS
 from imagecert.provider import server
 from imagecert.provider.dialect import Settings
-from imagecert.target import parse_target, write_target
+from imagecert.target import parse_target
 from imagecert.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,7 +286,7 @@ def suites_leave_nothing(tally: Tally) -> None:
     from imagecert.certify import QUIET_PYTEST
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_no_image_left import ONE_IMAGE, hold, is_create  # the project's own harness
+    from test_no_image_left import hold, is_create, run_suite_test, static_target  # the project's own harness
 
     with tempfile.TemporaryDirectory() as scratch:
         for dialect in DIALECTS:
@@ -305,25 +303,15 @@ def suites_leave_nothing(tally: Tally) -> None:
                 running.stop()
             running = server.start(dialects=[dialect], settings=Settings(job_seconds=0.2))
             try:
-                tenant = running.dev_tenants[dialect]
-                made = requests.post(f"{running.control_url}/resources", timeout=10,
-                                     json={"tenant_id": tenant.id, "kind": "instance", "attributes": {}}).json()
-                document = {"dialect": dialect, "base_url": running.base_url, "scope": dict(tenant.scope),
-                            "auth": dict(tenant.auth), "provisioning": {"mode": "static", "idle_timeout_s": 30},
-                            "fixtures": {"instance.running": [made["id"]]}}
-                path = write_target(document, Path(scratch) / f"{dialect}-static.toml")
+                path, _ = static_target(running, dialect, Path(scratch) / f"{dialect}-static.toml")
                 handled, release = hold(running, dialect, is_create(dialect))
-                module, rule = ONE_IMAGE[dialect]
-                run = subprocess.Popen([sys.executable, "-m", "pytest", str(ROOT / "suites" / dialect / module),
-                                        "--target", str(path), "--constraint", rule, "-x", *QUIET_PYTEST],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                run = run_suite_test(dialect, path)
                 try:
                     if handled.wait(60):
                         run.send_signal(signal.SIGINT)
                         time.sleep(1.0)
                     release.set()
-                    run.wait(120)
+                    run.communicate(timeout=120)
                 finally:
                     release.set()
                     if run.poll() is None:

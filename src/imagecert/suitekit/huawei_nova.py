@@ -101,6 +101,17 @@ def make_image(world: World, server: str, rule_id: str, **kwargs: Any) -> str:
     return made(world, create(world, server, version=MICROVERSIONS["image_id_from"], **kwargs), rule_id)
 
 
+def second_image(world: World, server: str, first: str, rule_id: str) -> tuple[requests.Response, str | None]:
+    """createImage again on a server whose first image (`first`) is being made: the answer
+    and, where it was accepted (the new image registered for clean-up), the first image's
+    status at that moment."""
+    again = create(world, server)
+    if again.status_code != 202:
+        return again, None
+    world.made_image(image_id_of(again))
+    return again, expect_success(world.api, show(world, first), rule_id, status=200)["image"]["status"]
+
+
 def show(world: World, image_id: str) -> requests.Response:
     """showImage without a microversion header: the image proxy is gone from 2.36."""
     return world.api.call("showImage", path={"image_id": image_id})
