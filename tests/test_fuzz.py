@@ -182,6 +182,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from imagecert import fuzz
+from imagecert.fuzz import regex
 
 original = st.from_regex
 built, asked = [], [0]
@@ -195,11 +196,11 @@ class Memo(dict):
         asked[0] += 1
         return super().get(key, default)
 
-fuzz._FROM_REGEX, fuzz._REGEX_STRATEGIES = counting, Memo()
+regex._FROM_REGEX, regex._REGEX_STRATEGIES = counting, Memo()
 operation = fuzz.load_schema("apsara-ecs").find_operation_by_id(fuzz.under_test("apsara-ecs"))
 bodies, on = [], []
 with fuzz.memoized_regex_strategies():
-    on.append(st.from_regex is fuzz._memoized_from_regex)
+    on.append(st.from_regex is regex._memoized_from_regex)
 
     @seed(3)
     @settings(max_examples=2, database=None, deadline=None, phases=(Phase.generate,),
