@@ -3,24 +3,34 @@ cassettes and reports key on it, so a rename orphans nothing."""
 
 from __future__ import annotations
 
-import ast
+import pytest
 
+from imagecert.certify import QUIET_PYTEST
 from imagecert.contracts import contracts_dir
 from imagecert.testids import MARKER, UUID
 
 SUITES = contracts_dir().parent / "suites"
 
+
+class Collected:
+    """(where, the ids its test_id markers give) for every test function pytest collects:
+    also those a suite declares once for several (`imagecert.fuzz.FuzzTests`)."""
+
+    def __init__(self) -> None:
+        self.tests: dict[str, list[str]] = {}
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:  # a parametrized test's cases: one function, one id
+            where = f"{item.path.relative_to(SUITES)}::{item.originalname}"
+            self.tests.setdefault(where, [mark.args[0] if len(mark.args) == 1 else None
+                                          for mark in item.iter_markers(MARKER)])
+
+
 def suite_tests() -> list[tuple[str, list[str]]]:
-    """(where, the ids its test_id markers give) for every test function of the suites."""
-    found = []
-    for path in sorted(SUITES.glob("*/test_*.py")):
-        for node in ast.parse(path.read_text("utf-8")).body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-                ids = [d.args[0].value if d.args and isinstance(d.args[0], ast.Constant) else None
-                       for d in node.decorator_list
-                       if isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == MARKER]
-                found.append((f"{path.relative_to(SUITES)}::{node.name}", ids))
-    return found
+    collected = Collected()
+    status = pytest.main([str(SUITES), "--collect-only", *QUIET_PYTEST], plugins=[collected])
+    assert status == pytest.ExitCode.OK, "the suites do not collect"
+    return sorted(collected.tests.items())
 
 
 def test_every_suite_test_has_one_stable_id_and_no_two_share_one():

@@ -16,11 +16,9 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
-
 from imagecert.checks import check
 from imagecert.contracts import load_contract, request_schema, resolve
-from imagecert.fuzz import CatalogRule, Fill, Fuzzer, Lifecycle
+from imagecert.fuzz import CatalogRule, Fill, FuzzTests, Fuzzer, Lifecycle
 
 DIALECT = "apsara-ecs"
 IMAGE_STATES = load_contract(DIALECT)["components"]["schemas"]["Image"]["properties"]["Status"]["x-imagecert-states"]
@@ -185,26 +183,9 @@ FUZZ = Fuzzer(
                         gone=lambda response: response.status_code == 200 and not _images(response.json())),
 )
 
-
-@pytest.mark.test_id("399941ea-1e9d-4c17-bdb8-823d710ca174")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids())
-def test_contract_examples_and_every_limit_just_under_at_and_over(world, request):
-    FUZZ.check_examples_and_boundaries(world, request.node)
-
-
-@pytest.mark.test_id("dd9f30d3-7eee-4b36-8462-3070f25a91f2")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids(), *FUZZ.catalog_rule_ids())
-def test_generated_valid_requests_are_accepted(world, request):
-    FUZZ.check_valid_requests(world, request.node)
-
-
-@pytest.mark.test_id("fb94fffc-f09a-4a64-b53c-13b7af01d1dc")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids())
-def test_generated_invalid_requests_are_refused_as_documented(world, request):
-    FUZZ.check_invalid_requests(world, request.node)
-
-
-@pytest.mark.test_id("e50d84ae-2d95-40fa-b275-0e5b1a8e9abb")
-@pytest.mark.constraint("APS-B003")
-def test_made_images_become_available_read_and_delete(world, request):
-    FUZZ.check_lifecycle(world, request.node)
+# the four tests (tests/test_fuzz.py and the cassettes know them by these names and ids)
+TESTS = FuzzTests(FUZZ, examples="399941ea-1e9d-4c17-bdb8-823d710ca174", valid="dd9f30d3-7eee-4b36-8462-3070f25a91f2",
+                  invalid="fb94fffc-f09a-4a64-b53c-13b7af01d1dc", lifecycle="e50d84ae-2d95-40fa-b275-0e5b1a8e9abb",
+                  lifecycle_test="test_made_images_become_available_read_and_delete",
+                  lifecycle_rules=("APS-B003",))
+globals().update(TESTS.tests())

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import unicodedata
 
-import pytest
-
 from imagecert.checks import check
 from imagecert.contracts import load_contract, request_schema, resolve
-from imagecert.fuzz import Ambiguity, CatalogRule, Fill, Fuzzer, Lifecycle
+from imagecert.fuzz import Ambiguity, CatalogRule, Fill, FuzzTests, Fuzzer, Lifecycle
 
 DIALECT = "huawei-nova"
 CONTRACT = load_contract(DIALECT)
@@ -109,26 +107,9 @@ FUZZ = Fuzzer(
     ),
 )
 
-
-@pytest.mark.test_id("16889238-1d68-473c-a882-6d817ad27aba")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids())
-def test_contract_examples_and_every_limit_just_under_at_and_over(world, request):
-    FUZZ.check_examples_and_boundaries(world, request.node)
-
-
-@pytest.mark.test_id("489b7724-c384-41d3-ad2f-1efe6d43445b")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids(), *FUZZ.catalog_rule_ids())
-def test_generated_valid_requests_are_accepted(world, request):
-    FUZZ.check_valid_requests(world, request.node)
-
-
-@pytest.mark.test_id("5d95a799-cf8d-4ed8-9545-3b176f03f8f2")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids())
-def test_generated_invalid_requests_are_refused_as_documented(world, request):
-    FUZZ.check_invalid_requests(world, request.node)
-
-
-@pytest.mark.test_id("f66145fb-39d5-4efd-bef8-14c6783fd2fb")
-@pytest.mark.constraint("NOVA-B001", "NOVA-P007")
-def test_made_images_become_active_read_and_delete(world, request):
-    FUZZ.check_lifecycle(world, request.node)
+# the four tests (tests/test_fuzz.py and the cassettes know them by these names and ids)
+TESTS = FuzzTests(FUZZ, examples="16889238-1d68-473c-a882-6d817ad27aba", valid="489b7724-c384-41d3-ad2f-1efe6d43445b",
+                  invalid="5d95a799-cf8d-4ed8-9545-3b176f03f8f2", lifecycle="f66145fb-39d5-4efd-bef8-14c6783fd2fb",
+                  lifecycle_test="test_made_images_become_active_read_and_delete",
+                  lifecycle_rules=("NOVA-B001", "NOVA-P007"))
+globals().update(TESTS.tests())

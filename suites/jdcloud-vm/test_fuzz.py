@@ -9,11 +9,9 @@ made is followed through describeImage until it is ready.
 
 from __future__ import annotations
 
-import pytest
-
 from imagecert.checks import check
 from imagecert.contracts import decodes_to, resolve
-from imagecert.fuzz import Ambiguity, CatalogRule, Fill, Fuzzer, Lifecycle
+from imagecert.fuzz import Ambiguity, CatalogRule, Fill, FuzzTests, Fuzzer, Lifecycle
 
 DIALECT = "jdcloud-vm"
 SMALLEST_DISK_GB = resolve(DIALECT, {"$ref": "#/components/schemas/DiskSpec"})["properties"]["diskSizeGB"]["minimum"]
@@ -91,26 +89,9 @@ FUZZ = Fuzzer(
                         ready=lambda body: ((body.get("result") or {}).get("image") or {}).get("status") == READY),
 )
 
-
-@pytest.mark.test_id("dbedf9c8-03d8-4ca2-a476-561aff227853")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids())
-def test_contract_examples_and_every_limit_just_under_at_and_over(world, request):
-    FUZZ.check_examples_and_boundaries(world, request.node)
-
-
-@pytest.mark.test_id("f7fc7297-5df2-4918-9930-538f21816b09")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids(), *FUZZ.catalog_rule_ids())
-def test_generated_valid_requests_are_accepted(world, request):
-    FUZZ.check_valid_requests(world, request.node)
-
-
-@pytest.mark.test_id("d3530a46-e101-4d17-9e69-36f6854ba1d6")
-@pytest.mark.constraint(*FUZZ.schema_rule_ids())
-def test_generated_invalid_requests_are_refused_as_documented(world, request):
-    FUZZ.check_invalid_requests(world, request.node)
-
-
-@pytest.mark.test_id("0cf63cf5-7ecf-4a9f-8dca-fe2399183c59")
-@pytest.mark.constraint("JD-B001")
-def test_made_images_become_ready_read_and_delete(world, request):
-    FUZZ.check_lifecycle(world, request.node)
+# the four tests (tests/test_fuzz.py and the cassettes know them by these names and ids)
+TESTS = FuzzTests(FUZZ, examples="dbedf9c8-03d8-4ca2-a476-561aff227853", valid="f7fc7297-5df2-4918-9930-538f21816b09",
+                  invalid="d3530a46-e101-4d17-9e69-36f6854ba1d6", lifecycle="0cf63cf5-7ecf-4a9f-8dca-fe2399183c59",
+                  lifecycle_test="test_made_images_become_ready_read_and_delete",
+                  lifecycle_rules=("JD-B001",))
+globals().update(TESTS.tests())

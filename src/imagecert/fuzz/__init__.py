@@ -36,13 +36,15 @@ One job a module: `dialect` (what a dialect hands in), `schema` (the contract as
 schemathesis loads it), `wire` (a case as the request on the wire), `oracle` (what answer
 a request deserves), `checks` (the schemathesis checks), `regex` (hypothesis' regex
 strategies built once), `engine` (the `Fuzzer` and its phases), `lifecycle` (the state
-machine), `run` (a phase's bookkeeping and failure output).
+machine), `run` (a phase's bookkeeping and failure output), `suite` (a dialect's four
+tests, declared once).
 """
 
 from imagecert.fuzz.dialect import Ambiguity, CatalogRule, Fill, Lifecycle
 from imagecert.fuzz.engine import Fuzzer
 from imagecert.fuzz.regex import memoized_regex_strategies
 from imagecert.fuzz.schema import load_schema, under_test
+from imagecert.fuzz.suite import FuzzTests
 
-__all__ = ["Ambiguity", "CatalogRule", "Fill", "Fuzzer", "Lifecycle", "load_schema", "memoized_regex_strategies",
-           "under_test"]
+__all__ = ["Ambiguity", "CatalogRule", "Fill", "FuzzTests", "Fuzzer", "Lifecycle", "load_schema",
+           "memoized_regex_strategies", "under_test"]
