@@ -256,6 +256,24 @@ def test_matching_ignores_signatures_dates_nonces_and_the_host_but_not_the_reque
         cassettes.MATCHERS["imagecert_body"](first, other)
 
 
+
+def test_a_long_text_is_masked_as_the_patterns_mask_it_whole():
+    """On a long text (a too-large body) `mask` tries its patterns only in the runs that
+    could hold a date or an id: the result must be the patterns' own on the whole text."""
+    import random
+
+    from imagecert.cassettes.normalizing import DATE_SHAPED, ID_SHAPED, LONG_TEXT, mask
+
+    pieces = ["2024-01-02T03:04:05Z", "2024-01-02 03:04", "20240102T030405Z", "Mon, 01 Jan 2024 00:00:00 GMT",
+              "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", "0123456789abcdef0", "ABCDEF0123456789", "d" * 3000,
+              "x", "-", " ", ":", ",", "9", '"', "=", "&", "T", "Z"]
+    rng = random.Random(7)
+    for _ in range(40):
+        text = ""
+        while len(text) < LONG_TEXT:
+            text += "".join(rng.choice(pieces) for _ in range(50))
+        assert mask(text) == ID_SHAPED.sub("<id>", DATE_SHAPED.sub("<date>", text))
+
 def suite_item(module: str, name: str, test_id: str | None, case: str | None = None):
     """What the cassette naming reads of a collected suite test."""
     from types import SimpleNamespace

@@ -119,7 +119,17 @@ def _hashable(value: Any) -> Any:
 _KEYS = (_method_key, _endpoint_key, _query_key, _body_key, _credentials_key)
 
 
-def match_key(request: Request) -> tuple[Any, ...]:
+def match_key(request: Request, bodies: dict[bytes, Any] | None = None) -> tuple[Any, ...]:
     """All that `MATCHERS` compare of a request, as one hashable key: two requests match
-    exactly when their keys are equal (the replay's index, `imagecert.cassettes.player`)."""
-    return tuple(_hashable(key(request)) for key in _KEYS)
+    exactly when their keys are equal (the replay's index, `imagecert.cassettes.player`).
+    `bodies`: the body keys worked out so far, by body (a replay mostly sends the recorded
+    bodies again, some of them megabytes), and where this one's is kept."""
+    def body_key(request: Request) -> Any:
+        if bodies is None:
+            return _body_key(request)
+        body = as_bytes(request.body)
+        if body not in bodies:
+            bodies[body] = _body_key(request)
+        return bodies[body]
+
+    return tuple(_hashable((body_key if key is _body_key else key)(request)) for key in _KEYS)

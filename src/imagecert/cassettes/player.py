@@ -51,9 +51,11 @@ class Player:
         self.interactions = interactions
         self._index: dict[Any, deque[int]] = {}
         self._answers: list[tuple[int, str, list[tuple[str, str]], bytes]] = []
+        self._bodies: dict[bytes, Any] = {}  # body keys, by body: recorded and replayed bodies are mostly the same
         for number, x in enumerate(interactions):
             # the recorded request as the file holds it: already redacted, so its key is final
-            key = match_key(_vcr_request(x.method, x.uri, x.request_body.encode("utf-8"), x.request_headers))
+            key = match_key(_vcr_request(x.method, x.uri, x.request_body.encode("utf-8"), x.request_headers),
+                            self._bodies)
             self._index.setdefault(key, deque()).append(number)
             # what vcrpy did with each recorded answer it loaded (the redactor learns the tenants)
             answer = redactor.response({"status": {"code": x.status, "message": x.reason},
@@ -67,7 +69,7 @@ class Player:
     def answer(self, prepared: requests.PreparedRequest, adapter: HTTPAdapter) -> requests.Response:
         live = self.redactor.request(_vcr_request(prepared.method or "GET", prepared.url or "",
                                                   prepared.body, dict(prepared.headers)))
-        key = match_key(live)
+        key = match_key(live, self._bodies)
         with self._lock:
             waiting = self._index.get(key)
             if not waiting:
