@@ -150,7 +150,7 @@ def test_fuzz_marks_name_catalog_rules():
     from imagecert.fuzz import Fuzzer
 
     for dialect in DIALECTS:
-        ids = Fuzzer(dialect).schema_rule_ids()
+        ids = Fuzzer(dialect).oracle.schema_rule_ids()
         assert ids and set(ids) <= set(load_catalog(dialect).by_id), dialect
 
 

@@ -34,7 +34,7 @@ with its seed and a `curl` line, and recorded for the report as `imagecert_fuzz`
 
 One job a module: `dialect` (what a dialect hands in), `schema` (the contract as
 schemathesis loads it), `wire` (a case as the request on the wire), `oracle` (what answer
-a request deserves), `checks` (the schemathesis checks), `regex` (hypothesis' regex
+a request deserves: the `Oracle`), `checks` (the schemathesis checks), `regex` (hypothesis' regex
 strategies built once), `engine` (the `Fuzzer` and its phases), `lifecycle` (the state
 machine), `run` (a phase's bookkeeping and failure output), `suite` (a dialect's four
 tests, declared once).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import requests
 import schemathesis
@@ -18,18 +17,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from imagecert.fuzz.oracle import Expected
+from imagecert.fuzz.oracle import Expected, Oracle
 from imagecert.world import World
-
-if TYPE_CHECKING:
-    from imagecert.fuzz.engine import Fuzzer
 
 
 @dataclass(frozen=True)
 class Judging:
     """What `documented_answer` judges: the answer to the request being checked."""
 
-    fuzzer: "Fuzzer"
+    oracle: Oracle
     world: World
     response: requests.Response
     expected: Expected
@@ -54,7 +50,7 @@ def documented_answer(ctx, response, case) -> bool | None:
     judging = JUDGING.get()
     if judging is None:
         return True  # a schemathesis run outside imagecert's fuzzer: nothing to judge against
-    problems = judging.fuzzer.judge(judging.world, judging.response, judging.expected)
+    problems = judging.oracle.judge(judging.world, judging.response, judging.expected)
     if problems:
         raise FailureGroup([ContractAnswer(operation=case.operation.label, title=ContractAnswer.kind_title,
                                            message=p, case_id=case.id) for p in problems])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from copy import deepcopy
-from dataclasses import replace
 from typing import Any, Callable, Iterable
 from weakref import WeakKeyDictionary
 
@@ -15,30 +14,19 @@ import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis.stateful import run_state_machine_as_test
-from jsonschema import Draft202012Validator
 from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
 from schemathesis.core.failures import FailureGroup
 
-from imagecert.checks import expect_refusal, expect_success, schema_problems
 from imagecert.client import scope_value
-from imagecert.contracts import operations, request_pointer, resolve, validator
+from imagecert.contracts import operations, resolve
 from imagecert.fuzz.checks import CHECKS, JUDGING, ContractAnswer, Judging
 from imagecert.fuzz.dialect import Ambiguity, CatalogRule, Fill, Lifecycle
 from imagecert.fuzz.lifecycle import LIFECYCLE_SHARE, LIFECYCLE_STEPS, LifecycleBroken, lifecycle_machine
-from imagecert.fuzz.oracle import (
-    UNKNOWN_FIELD,
-    Expected,
-    documents_a_refusal,
-    integral_float,
-    parse_body,
-    rules_broken,
-    typed,
-    violations,
-)
+from imagecert.fuzz.oracle import Expected, Oracle
 from imagecert.fuzz.regex import memoized_regex_strategies
 from imagecert.fuzz.run import Failure, Run, curl_line, fuzz_settings, phase_seed, phase_settings
-from imagecert.fuzz.schema import constraint_ids_in, load_schema, security_headers, under_test
+from imagecert.fuzz.schema import declared_parameters, load_schema, security_headers, under_test
 from imagecert.fuzz.wire import FORM, Outgoing, Provisioned, as_bytes, set_present, wire_body
 from imagecert.world import World, not_verified
 
@@ -50,30 +38,16 @@ class Fuzzer:
                  lifecycle: Lifecycle | None = None, operation_id: str | None = None,
                  malformed_rule: str | None = None, empty_body_rule: str | None = None,
                  ambiguities: Iterable[Ambiguity] = ()):
-        """`malformed_rule`: the catalog rule that refuses a body the contract's marks
-        name no rule for (unreadable, a wrong type, an unknown key); `empty_body_rule`:
-        the one that refuses a missing body (default: the malformed rule). Without them
-        any documented 4xx with the dialect's error body will do."""
+        """`rules`, `ambiguities`, `malformed_rule`, `empty_body_rule`: what the oracle
+        needs besides the contract (see `Oracle`)."""
         self.dialect = dialect
-        self.malformed_rule = malformed_rule
-        self.empty_body_rule = empty_body_rule or malformed_rule
         self.operation_id = operation_id or under_test(dialect)
         self.fills = tuple(fills)
-        self.rules = tuple(rules)
-        self.ambiguities = tuple(ambiguities)
         self.lifecycle = lifecycle
-        self._parameters: list[dict[str, Any]] | None = None
-        self._parameter_validators: dict[tuple[str, str], Draft202012Validator] = {}
+        self.parameters = declared_parameters(dialect, self.operation_id)  # the query and header ones
+        self.oracle = Oracle(dialect, self.operation_id, rules, ambiguities, malformed_rule, empty_body_rule)
         self._reusable: "WeakKeyDictionary[World, dict[tuple[str, str], Any]]" = WeakKeyDictionary()
         self.operation = operations(dialect)[self.operation_id]
-
-    # markers -------------------------------------------------------------------
-    def schema_rule_ids(self) -> list[str]:
-        """The catalog ids the request schema carries: what the negative phases exercise."""
-        return constraint_ids_in(self.dialect, self.operation.spec.get("requestBody", {}))
-
-    def catalog_rule_ids(self) -> list[str]:
-        return [r.rule_id for r in self.rules]
 
     # schemathesis --------------------------------------------------------------
     @property
@@ -100,7 +74,7 @@ class Fuzzer:
         the scope's query parameters, signing and filled headers) is given, not
         generated, so a negative case is never one whose only mistake is overwritten."""
         path = {name: "filled" for name in re.findall(r"\{([^}]+)\}", self.operation.path)}
-        query = {p["name"]: scope_value(world.scope, p["name"]) for p in self._declared_parameters()
+        query = {p["name"]: scope_value(world.scope, p["name"]) for p in self.parameters
                  if p["in"] == "query" and scope_value(world.scope, p["name"]) is not None}
         headers = {name: "signed" for name in security_headers(self.dialect)}
         headers.update({f.name: "filled" for f in self.fills if f.location == "header"})
@@ -108,7 +82,7 @@ class Fuzzer:
 
     def _fill(self, case, made: "Provisioned", world: World) -> None:
         case.path_parameters = {**case.path_parameters, **self._path_parameters(world, made)}
-        for parameter in self._declared_parameters():  # the scope's region or project, as the client sends it
+        for parameter in self.parameters:  # the scope's region or project, as the client sends it
             if parameter["in"] == "query" and scope_value(world.scope, parameter["name"]) is not None:
                 case.query = {**(case.query or {}), parameter["name"]: scope_value(world.scope, parameter["name"])}
         if isinstance(case.body, dict) and any(location == "body" for location, _ in made.keys()):
@@ -129,7 +103,7 @@ class Fuzzer:
         """The request a case makes: schemathesis serialises it; the signing headers
         it generated for the security schemes are left to the target's own signing."""
         kwargs = case.as_transport_kwargs(base_url=world.target.base_url)
-        declared = {p["name"].lower() for p in self._declared_parameters() if p["in"] == "header"}
+        declared = {p["name"].lower() for p in self.parameters if p["in"] == "header"}
         headers = {k: v for k, v in (kwargs.get("headers") or {}).items()
                    if k.lower() == "content-type" or k.lower() in declared}
         body: dict[str, Any] = {}
@@ -145,142 +119,10 @@ class Fuzzer:
         media = (prepared.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         return Outgoing(kwargs["method"], kwargs["url"], query, headers, body, as_bytes(prepared.body), media)
 
-    def expectation(self, case, outgoing: "Outgoing", strict: bool = False) -> Expected:
-        """Whether the request, as it goes on the wire, is valid by the contract, and the
-        rules it breaks. `strict`: the strict profile, which also holds the target to
-        what no document says (refusing unknown fields)."""
-        broken = self._parameter_problems(case)
-        if broken:
-            return Expected(False, "; ".join(broken), any_refusal=True)
-        request_body = resolve(self.dialect, self.operation.spec.get("requestBody") or {})
-        if not request_body:
-            return self._catalog_expectation(None)
-        content = request_body.get("content", {})
-        if not outgoing.body and set(content) == {FORM}:
-            outgoing = replace(outgoing, media=FORM)  # an empty form is a form without fields
-        elif not outgoing.body.strip():
-            if outgoing.body:  # only whitespace: empty to one reader, unreadable to another
-                return Expected(False, "the body is only whitespace", tuple(
-                    dict.fromkeys(r for r in (self.empty_body_rule, self.malformed_rule) if r)),
-                    any_refusal=not self.malformed_rule)
-            if request_body.get("required"):
-                return self._refusal("the required request body is missing", self.empty_body_rule)
-            return self._catalog_expectation(None)
-        if outgoing.media not in content:
-            return Expected(False, f"content type {outgoing.media or '(none)'} is undocumented: "
-                                   "accepted or refused as documented, never anything else", either=True)
-        pointer = request_pointer(self.dialect, self.operation_id, outgoing.media)
-        data = parse_body(outgoing.body, outgoing.media, resolve(self.dialect, content[outgoing.media]["schema"]))
-        if data is NOT_SET:
-            return self._refusal(f"the body is not a readable {outgoing.media} (each field once)", self.malformed_rule)
-        check = validator(self.dialect, pointer)
-        errors = list(check.iter_errors(data))
-        if not errors:
-            return self._catalog_expectation(data)
-        malformed = (self.malformed_rule,) if self.malformed_rule else ()
-        unknown = [e for e in errors if e.validator in UNKNOWN_FIELD]
-        refusing_unknown: list[str] = []  # core: a target may refuse an unknown field too, as documented
-        if unknown and not strict:  # no document says an unknown field is refused: strict profile only
-            errors = [e for e in errors if e.validator not in UNKNOWN_FIELD]
-            if not errors:
-                caught = self._catalog_expectation(data)
-                return caught if not caught.accepted else Expected(
-                    False, "an unknown field (no document says it is refused): accepted or refused as "
-                           "documented", either=True)
-            refusing_unknown = [r for e in unknown for r in (rules_broken(self.dialect, check.schema, e) or malformed)]
-        # a wrong type breaks the field's rule to one reader and makes the body malformed to another
-        marked = [(rules_broken(self.dialect, check.schema, e) + (malformed if e.validator == "type" else ()))
-                  or malformed for e in errors]
-        rules = [r for found in marked for r in found] + list(self._catalog_rules_broken(data)) + refusing_unknown
-        why = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:100]}" for e in errors[:3])
-        return Expected(False, f"schema-invalid ({why})", tuple(dict.fromkeys(rules)),
-                        any_refusal=any(not found for found in marked))
-
-    @staticmethod
-    def _refusal(why: str, rule_id: str | None) -> Expected:
-        return Expected(False, why, (rule_id,)) if rule_id else Expected(False, why, any_refusal=True)
-
-    def _parameter_problems(self, case) -> list[str]:
-        """How the query and header parameters break their schemas (as strings on the
-        wire; the signing headers are the target's own business)."""
-        problems = []
-        for parameter in self._declared_parameters():
-            sent = (case.query or {}) if parameter["in"] == "query" else case.headers
-            value = sent.get(parameter["name"])
-            if value is None:
-                if parameter.get("required"):
-                    problems.append(f"the required {parameter['in']} parameter {parameter['name']} is missing")
-                continue
-            schema = resolve(self.dialect, parameter.get("schema") or {})
-            key = (parameter["in"], parameter["name"])
-            if key not in self._parameter_validators:  # built once per run, not per request
-                self._parameter_validators[key] = Draft202012Validator(schema)
-            if not self._parameter_validators[key].is_valid(typed(value, schema)):
-                problems.append(f"the {parameter['in']} parameter {parameter['name']}={value!r} breaks its schema")
-        return problems
-
-    def _declared_parameters(self) -> list[dict[str, Any]]:
-        """The query and header parameters the contract declares (the signing headers
-        left to the target's signing); the same for every request: worked out once."""
-        if self._parameters is None:
-            self._parameters = self._find_declared_parameters()
-        return self._parameters
-
-    def _find_declared_parameters(self) -> list[dict[str, Any]]:
-        signing = security_headers(self.dialect)
-        found = []
-        for parameter in self.operation.spec.get("parameters") or []:
-            parameter = resolve(self.dialect, parameter)
-            if parameter["in"] == "query" or (parameter["in"] == "header" and parameter["name"].lower() not in signing):
-                found.append(parameter)
-        return found
-
-    def _catalog_rules_broken(self, data: Any) -> tuple[str, ...]:
-        broken = []
-        for catalog_rule in self.rules:
-            try:
-                if catalog_rule.broken_by(data):
-                    broken.append(catalog_rule.rule_id)
-            except (TypeError, AttributeError, KeyError, ValueError):
-                pass  # a schema-invalid body may not have the shape the rule reads
-        return tuple(broken)
-
-    def _catalog_expectation(self, data: Any) -> Expected:
-        broken = self._catalog_rules_broken(data)
-        if broken:
-            return Expected(False, f"schema-valid but breaks {', '.join(broken)}", broken)
-        ambiguous = [a.entry_id for a in self.ambiguities if a.applies(data)] + (
-            ["an integer field given a whole number with a fraction part (472377.0)"] if integral_float(data) else [])
-        if ambiguous:
-            return Expected(False, f"ambiguous ({', '.join(ambiguous)}): accepted or refused as documented, "
-                                   "never sent as a valid request", either=True)
-        return Expected(True, "schema-valid: accepted")
-
-    def judge(self, world: World, response: requests.Response, expected: Expected) -> list[str]:
-        """How the answer breaks the contract; empty when it is as documented."""
-        api = world.api
-        if expected.accepted or (expected.either and 200 <= response.status_code < 300):
-            return violations(lambda: expect_success(api, response))
-        if expected.either and 400 <= response.status_code < 500:
-            return schema_problems(self.dialect, response, self.operation_id)
-        if 200 <= response.status_code < 300:
-            return [f"a request that must be refused was accepted with HTTP {response.status_code}"]
-        tried = []
-        for rule_id in expected.rules:  # the first rule the refusal matches is enough
-            problems = violations(lambda r=rule_id: expect_refusal(api, response, r))
-            if not problems:
-                return []
-            tried.append(problems)
-        if expected.any_refusal and 400 <= response.status_code < 500:
-            return schema_problems(self.dialect, response, self.operation_id)
-        if not tried:
-            return [f"expected a documented 4xx, got HTTP {response.status_code}"]
-        return list(dict.fromkeys(p for problems in tried for p in problems))[:4]
-
     def prepare(self, world: World, case, made: "Provisioned") -> tuple["Outgoing", Expected]:
         self._fill(case, made, world)
         outgoing = self._request(world, case)
-        return outgoing, self.expectation(case, outgoing, strict=world.option("profile") == "strict")
+        return outgoing, self.oracle.expectation(case, outgoing, strict=world.option("profile") == "strict")
 
     def exercise(self, world: World, case, outgoing: "Outgoing", expected: Expected, phase: str,
                  run: "Run") -> requests.Response:
@@ -288,7 +130,7 @@ class Fuzzer:
         response = world.api.send(outgoing.method, outgoing.url, query=outgoing.query,
                                   headers=outgoing.headers, **outgoing.kwargs)
         run.examples += 1
-        judging = JUDGING.set(Judging(self, world, response, expected))
+        judging = JUDGING.set(Judging(self.oracle, world, response, expected))
         try:
             problems = self._schemathesis_problems(case, response)
         finally:
@@ -297,19 +139,8 @@ class Fuzzer:
             exchange = world.api.exchanges[-1]
             run.fail(Failure(phase, run.seed, expected.why, list(dict.fromkeys(problems)), response.status_code,
                              curl_line(exchange, outgoing.body), exchange.show(),
-                             self.attribute(world, response, expected)))
+                             self.oracle.attribute(world, response, expected)))
         return response
-
-    def attribute(self, world: World, response: requests.Response, expected: Expected) -> tuple[str, ...]:
-        """The rules a failing answer breaks: those the request broke when it had to be
-        refused; when it had to be accepted, those whose documented refusal the target
-        gave (it enforced them where they do not apply). Empty when neither is known."""
-        if not expected.accepted:
-            return expected.rules
-        claimed = [r for r in self.schema_rule_ids() + self.catalog_rule_ids()
-                   if documents_a_refusal(world.api.dialect, r)
-                   and not violations(lambda r=r: expect_refusal(world.api, response, r))]
-        return tuple(claimed)
 
     @staticmethod
     def _schemathesis_problems(case, response: requests.Response) -> list[str]:
@@ -333,7 +164,7 @@ class Fuzzer:
             for case in self._contract_examples():
                 example = deepcopy(case.body)
                 self._exercise_case(world, case, "examples", run, shared)
-                for catalog_rule in self.rules:  # `rule` is hypothesis' stateful decorator here
+                for catalog_rule in self.oracle.rules:  # `rule` is hypothesis' stateful decorator here
                     for probe in catalog_rule.probes(deepcopy(example)):
                         probe_case = self.st_operation.Case(body=probe, media_type=case.media_type, path_parameters={})
                         self._exercise_case(world, probe_case, f"catalog {catalog_rule.rule_id}", run, shared)
@@ -415,7 +246,7 @@ class Fuzzer:
         recorded = recorded_requests(node, self.operation.method, self.operation.path, world.target.base_url)
         if recorded is None:
             return None
-        declared = {p["name"].lower() for p in self._declared_parameters() if p["in"] == "header"}
+        declared = {p["name"].lower() for p in self.parameters if p["in"] == "header"}
         answers = []
         for sent in recorded:
             headers = {k: v for k, v in sent.headers.items() if k.lower() == "content-type" or k.lower() in declared}
@@ -424,7 +255,7 @@ class Fuzzer:
             case = self.st_operation.Case(body=wire_body(sent.body, sent.media), media_type=sent.media or None,
                                           query=dict(sent.query), headers=dict(headers),
                                           path_parameters=dict(sent.path_parameters))
-            expected = self.expectation(case, outgoing, strict=world.option("profile") == "strict")
+            expected = self.oracle.expectation(case, outgoing, strict=world.option("profile") == "strict")
             response = self.exercise(world, case, outgoing, expected, phase, run)
             if accepted is not None:
                 accepted.append(200 <= response.status_code < 300)

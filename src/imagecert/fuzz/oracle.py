@@ -1,22 +1,27 @@
-"""What answer a request deserves: the judge's own reading of the contract's
-`x-constraint` marks (which rule a schema error breaks), the expectation of one request,
-and the helpers that read a body as the contract types it."""
+"""What answer a request deserves (the `Oracle`): the expectation of one request, decided
+on the body as it went on the wire, and whether an answer is the documented one; the
+judge's own reading of the contract's `x-constraint` marks (which rule a schema error
+breaks) and the helpers that read a body as the contract types it."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
-from jsonschema import ValidationError
+import requests
+from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import relevance
 from schemathesis.core import NOT_SET
 
-from imagecert.checks import RuleViolation
-from imagecert.contracts import load_catalog, resolve
-from imagecert.fuzz.wire import FORM
+from imagecert.checks import RuleViolation, expect_refusal, expect_success, schema_problems
+from imagecert.contracts import load_catalog, operations, request_pointer, resolve, validator
+from imagecert.fuzz.dialect import Ambiguity, CatalogRule
+from imagecert.fuzz.schema import constraint_ids_in, declared_parameters
+from imagecert.fuzz.wire import FORM, Outgoing
+from imagecert.world import World
 
 
 UNKNOWN_FIELD = ("additionalProperties", "unevaluatedProperties")
@@ -83,7 +88,6 @@ class Expected:
     either: bool = False           # the contract says nothing: accepted or refused, as documented either way
 
 
-
 def documents_a_refusal(dialect: str, rule_id: str) -> bool:
     entry = load_catalog(dialect).by_id.get(rule_id)
     return entry is not None and (entry.kind == "return-code" or entry.expect is not None)
@@ -124,7 +128,6 @@ def rules_of(error: RuleViolation) -> tuple[str, ...]:
     return tuple(getattr(error, "rules", ()) or ((named.group(1),) if named else ()))
 
 
-
 def typed(value: str, schema: dict[str, Any]) -> Any:
     """A wire string as the schema's type reads it (query and header values are text)."""
     kind = schema.get("type")
@@ -160,7 +163,6 @@ def parse_body(sent: bytes, media: str, schema: dict[str, Any]) -> Any:
     return sent
 
 
-
 def _form_value(schema: dict[str, Any], name: str, value: str) -> Any:
     field_schema = (schema.get("properties") or {}).get(name)
     if field_schema is None:
@@ -168,4 +170,160 @@ def _form_value(schema: dict[str, Any], name: str, value: str) -> Any:
     if field_schema.get("type") == "integer" and re.fullmatch(r"[+-]?\d+", value):
         return int(value)
     return value
+
+
+class Oracle:
+    """What answer each request to one dialect's operation under test deserves, decided on
+    the request as it went on the wire, and whether an answer is that one."""
+
+    def __init__(self, dialect: str, operation_id: str, rules: Iterable[CatalogRule] = (),
+                 ambiguities: Iterable[Ambiguity] = (), malformed_rule: str | None = None,
+                 empty_body_rule: str | None = None):
+        """`malformed_rule`: the catalog rule that refuses a body the contract's marks
+        name no rule for (unreadable, a wrong type, an unknown key); `empty_body_rule`:
+        the one that refuses a missing body (default: the malformed rule). Without them
+        any documented 4xx with the dialect's error body will do."""
+        self.dialect = dialect
+        self.operation_id = operation_id
+        self.operation = operations(dialect)[operation_id]
+        self.rules = tuple(rules)
+        self.ambiguities = tuple(ambiguities)
+        self.malformed_rule = malformed_rule
+        self.empty_body_rule = empty_body_rule or malformed_rule
+        self.parameters = declared_parameters(dialect, operation_id)
+        self._parameter_validators: dict[tuple[str, str], Draft202012Validator] = {}
+
+    def schema_rule_ids(self) -> list[str]:
+        """The catalog ids the request schema carries: what the negative phases exercise."""
+        return constraint_ids_in(self.dialect, self.operation.spec.get("requestBody", {}))
+
+    def catalog_rule_ids(self) -> list[str]:
+        return [r.rule_id for r in self.rules]
+
+    def expectation(self, case, outgoing: "Outgoing", strict: bool = False) -> Expected:
+        """Whether the request, as it goes on the wire, is valid by the contract, and the
+        rules it breaks. `strict`: the strict profile, which also holds the target to
+        what no document says (refusing unknown fields)."""
+        broken = self._parameter_problems(case)
+        if broken:
+            return Expected(False, "; ".join(broken), any_refusal=True)
+        request_body = resolve(self.dialect, self.operation.spec.get("requestBody") or {})
+        if not request_body:
+            return self._catalog_expectation(None)
+        content = request_body.get("content", {})
+        if not outgoing.body and set(content) == {FORM}:
+            outgoing = replace(outgoing, media=FORM)  # an empty form is a form without fields
+        elif not outgoing.body.strip():
+            if outgoing.body:  # only whitespace: empty to one reader, unreadable to another
+                return Expected(False, "the body is only whitespace", tuple(
+                    dict.fromkeys(r for r in (self.empty_body_rule, self.malformed_rule) if r)),
+                    any_refusal=not self.malformed_rule)
+            if request_body.get("required"):
+                return self._refusal("the required request body is missing", self.empty_body_rule)
+            return self._catalog_expectation(None)
+        if outgoing.media not in content:
+            return Expected(False, f"content type {outgoing.media or '(none)'} is undocumented: "
+                                   "accepted or refused as documented, never anything else", either=True)
+        pointer = request_pointer(self.dialect, self.operation_id, outgoing.media)
+        data = parse_body(outgoing.body, outgoing.media, resolve(self.dialect, content[outgoing.media]["schema"]))
+        if data is NOT_SET:
+            return self._refusal(f"the body is not a readable {outgoing.media} (each field once)", self.malformed_rule)
+        check = validator(self.dialect, pointer)
+        errors = list(check.iter_errors(data))
+        if not errors:
+            return self._catalog_expectation(data)
+        malformed = (self.malformed_rule,) if self.malformed_rule else ()
+        unknown = [e for e in errors if e.validator in UNKNOWN_FIELD]
+        refusing_unknown: list[str] = []  # core: a target may refuse an unknown field too, as documented
+        if unknown and not strict:  # no document says an unknown field is refused: strict profile only
+            errors = [e for e in errors if e.validator not in UNKNOWN_FIELD]
+            if not errors:
+                caught = self._catalog_expectation(data)
+                return caught if not caught.accepted else Expected(
+                    False, "an unknown field (no document says it is refused): accepted or refused as "
+                           "documented", either=True)
+            refusing_unknown = [r for e in unknown for r in (rules_broken(self.dialect, check.schema, e) or malformed)]
+        # a wrong type breaks the field's rule to one reader and makes the body malformed to another
+        marked = [(rules_broken(self.dialect, check.schema, e) + (malformed if e.validator == "type" else ()))
+                  or malformed for e in errors]
+        rules = [r for found in marked for r in found] + list(self._catalog_rules_broken(data)) + refusing_unknown
+        why = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:100]}" for e in errors[:3])
+        return Expected(False, f"schema-invalid ({why})", tuple(dict.fromkeys(rules)),
+                        any_refusal=any(not found for found in marked))
+
+    @staticmethod
+    def _refusal(why: str, rule_id: str | None) -> Expected:
+        return Expected(False, why, (rule_id,)) if rule_id else Expected(False, why, any_refusal=True)
+
+    def _parameter_problems(self, case) -> list[str]:
+        """How the query and header parameters break their schemas (as strings on the
+        wire; the signing headers are the target's own business)."""
+        problems = []
+        for parameter in self.parameters:
+            sent = (case.query or {}) if parameter["in"] == "query" else case.headers
+            value = sent.get(parameter["name"])
+            if value is None:
+                if parameter.get("required"):
+                    problems.append(f"the required {parameter['in']} parameter {parameter['name']} is missing")
+                continue
+            schema = resolve(self.dialect, parameter.get("schema") or {})
+            key = (parameter["in"], parameter["name"])
+            if key not in self._parameter_validators:  # built once per run, not per request
+                self._parameter_validators[key] = Draft202012Validator(schema)
+            if not self._parameter_validators[key].is_valid(typed(value, schema)):
+                problems.append(f"the {parameter['in']} parameter {parameter['name']}={value!r} breaks its schema")
+        return problems
+
+    def _catalog_rules_broken(self, data: Any) -> tuple[str, ...]:
+        broken = []
+        for catalog_rule in self.rules:
+            try:
+                if catalog_rule.broken_by(data):
+                    broken.append(catalog_rule.rule_id)
+            except (TypeError, AttributeError, KeyError, ValueError):
+                pass  # a schema-invalid body may not have the shape the rule reads
+        return tuple(broken)
+
+    def _catalog_expectation(self, data: Any) -> Expected:
+        broken = self._catalog_rules_broken(data)
+        if broken:
+            return Expected(False, f"schema-valid but breaks {', '.join(broken)}", broken)
+        ambiguous = [a.entry_id for a in self.ambiguities if a.applies(data)] + (
+            ["an integer field given a whole number with a fraction part (472377.0)"] if integral_float(data) else [])
+        if ambiguous:
+            return Expected(False, f"ambiguous ({', '.join(ambiguous)}): accepted or refused as documented, "
+                                   "never sent as a valid request", either=True)
+        return Expected(True, "schema-valid: accepted")
+
+    def judge(self, world: World, response: requests.Response, expected: Expected) -> list[str]:
+        """How the answer breaks the contract; empty when it is as documented."""
+        api = world.api
+        if expected.accepted or (expected.either and 200 <= response.status_code < 300):
+            return violations(lambda: expect_success(api, response))
+        if expected.either and 400 <= response.status_code < 500:
+            return schema_problems(self.dialect, response, self.operation_id)
+        if 200 <= response.status_code < 300:
+            return [f"a request that must be refused was accepted with HTTP {response.status_code}"]
+        tried = []
+        for rule_id in expected.rules:  # the first rule the refusal matches is enough
+            problems = violations(lambda r=rule_id: expect_refusal(api, response, r))
+            if not problems:
+                return []
+            tried.append(problems)
+        if expected.any_refusal and 400 <= response.status_code < 500:
+            return schema_problems(self.dialect, response, self.operation_id)
+        if not tried:
+            return [f"expected a documented 4xx, got HTTP {response.status_code}"]
+        return list(dict.fromkeys(p for problems in tried for p in problems))[:4]
+
+    def attribute(self, world: World, response: requests.Response, expected: Expected) -> tuple[str, ...]:
+        """The rules a failing answer breaks: those the request broke when it had to be
+        refused; when it had to be accepted, those whose documented refusal the target
+        gave (it enforced them where they do not apply). Empty when neither is known."""
+        if not expected.accepted:
+            return expected.rules
+        claimed = [r for r in self.schema_rule_ids() + self.catalog_rule_ids()
+                   if documents_a_refusal(world.api.dialect, r)
+                   and not violations(lambda r=r: expect_refusal(world.api, response, r))]
+        return tuple(claimed)
 

@@ -70,7 +70,6 @@ def curl_line(exchange: Exchange, body: bytes | None) -> str:
     return " ".join(parts)
 
 
-
 class Run:
     """One phase's count of examples and its failures, recorded on the test item and
     turned into one pytest failure that lists them all."""

@@ -16,7 +16,7 @@ from imagecert.contracts import contract_path, load_contract, operations, resolv
 def load_schema(dialect: str):
     """The dialect's contract as a schemathesis schema. The coverage phase probes no
     method the contract does not document on the path; whether a request was valid is
-    decided by imagecert on the wire (see `Fuzzer.expectation`), so schemathesis'
+    decided by imagecert on the wire (see `Oracle.expectation`), so schemathesis'
     positive_data_acceptance / negative_data_rejection are not used: its regexes follow
     ECMA-262 where the contract's validator (Python `re`) differs, e.g. on `\\s`."""
     config = schemathesis.Config.from_dict({"phases": {"coverage": {"unexpected-methods": []}}})
@@ -50,9 +50,20 @@ def constraint_ids_in(dialect: str, node: Any, seen: set[int] | None = None) -> 
     return list(dict.fromkeys(found))
 
 
-
 @cache
 def security_headers(dialect: str) -> frozenset[str]:
     schemes = (load_contract(dialect).get("components") or {}).get("securitySchemes") or {}
     return frozenset(s["name"].lower() for s in schemes.values() if s.get("in") == "header" and s.get("name"))
 
+
+@cache
+def declared_parameters(dialect: str, operation_id: str) -> list[dict[str, Any]]:
+    """The query and header parameters the contract declares for the operation (the
+    signing headers left to the target's signing)."""
+    signing = security_headers(dialect)
+    found = []
+    for parameter in operations(dialect)[operation_id].spec.get("parameters") or []:
+        parameter = resolve(dialect, parameter)
+        if parameter["in"] == "query" or (parameter["in"] == "header" and parameter["name"].lower() not in signing):
+            found.append(parameter)
+    return found

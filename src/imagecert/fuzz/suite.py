@@ -34,10 +34,10 @@ class FuzzTests:
     def tests(self) -> dict[str, Callable[..., None]]:
         """The four test functions by name, each marked with its stable id and its rules."""
         fuzz = self.fuzzer
-        schema = fuzz.schema_rule_ids()
+        schema = fuzz.oracle.schema_rule_ids()
         return dict([
             _test(EXAMPLES, self.examples, schema, fuzz.check_examples_and_boundaries),
-            _test(VALID, self.valid, [*schema, *fuzz.catalog_rule_ids()], fuzz.check_valid_requests),
+            _test(VALID, self.valid, [*schema, *fuzz.oracle.catalog_rule_ids()], fuzz.check_valid_requests),
             _test(INVALID, self.invalid, schema, fuzz.check_invalid_requests),
             _test(self.lifecycle_test, self.lifecycle, list(self.lifecycle_rules), fuzz.check_lifecycle),
         ])

@@ -58,12 +58,10 @@ class Outgoing:
     media: str               # its content type
 
 
-
 def as_bytes(body: Any) -> bytes:
     if body is None:
         return b""
     return body if isinstance(body, bytes) else str(body).encode("utf-8")
-
 
 
 def wire_body(sent: bytes, media: str) -> Any:
@@ -79,7 +77,6 @@ def wire_body(sent: bytes, media: str) -> Any:
     if media == FORM:
         return dict(parse_qsl(text, keep_blank_values=True))
     return text
-
 
 
 def set_present(node: Any, name: str, value: Callable[[], Any], replaced: tuple[type, ...]) -> None:
