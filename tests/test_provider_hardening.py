@@ -88,26 +88,40 @@ def test_more_data_disks_than_device_names_is_refused_as_the_dataDisks_rule(worl
 
 
 def test_a_request_being_handled_does_not_hold_up_the_others(provider, worlds, monkeypatch):
+    """A large body is handled in a worker thread, and so is a small request that finds the
+    store held by one: the event loop goes on answering meanwhile."""
     world = worlds("jdcloud-vm")
     dialect = provider.provider.dialects["jdcloud-vm"]
     entered, release = threading.Event(), threading.Event()
     handlers = dialect.handlers()
 
-    def slow_describe(call):
+    def slow_create(call):
         entered.set()
         release.wait(timeout=30)
-        return handlers["describeImage"](call)
+        return handlers["createImage"](call)
 
-    monkeypatch.setattr(dialect, "handlers", lambda: {**handlers, "describeImage": slow_describe})
-    held = threading.Thread(target=world.api.call, args=("describeImage",), kwargs={"path": {"imageId": "img-x"}})
+    monkeypatch.setattr(dialect, "handlers", lambda: {**handlers, "createImage": slow_create})
+    answers = {}
+
+    def send(label, operation, **kwargs):
+        answers[label] = world.api.call(operation, **kwargs)
+
+    large = {"name": "large", "description": "x" * (provider.provider.settings.inline_body_bytes + 1)}
+    held = threading.Thread(target=send, args=("large", "createImage"),
+                            kwargs={"path": {"instanceId": "i-none"}, "json": large})
+    small = threading.Thread(target=send, args=("small", "describeImage"), kwargs={"path": {"imageId": "img-x"}})
     held.start()
     try:
         assert entered.wait(timeout=30)
+        small.start()
         # the event loop still answers while the handler is busy in its worker thread
         assert requests.get(provider.control_url + "/", timeout=10).status_code == 200
     finally:
         release.set()
         held.join(timeout=30)
+        small.join(timeout=30)
+    assert answers["small"].status_code == documented("jdcloud-vm", "JD-C010")[0], answers["small"].text
+    assert 400 <= answers["large"].status_code < 500, answers["large"].text
 
 
 # -- job retention ------------------------------------------------------------------------

@@ -174,7 +174,7 @@ class WireRequest:
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
-        return _get(self.headers, name)
+        return self.headers.get(name.lower())  # the names are lower-case already
 
     @classmethod
     def from_prepared(cls, prepared: requests.PreparedRequest) -> "WireRequest":
@@ -370,7 +370,7 @@ def _huawei_signature(
         [method.upper(), _huawei_uri(path), _huawei_query(query), _canonical_headers(headers, signed), ";".join(signed), payload]
     )
     to_sign = f"{HUAWEI_ALGORITHM}\n{date}\n{_sha256_hex(canonical.encode('utf-8'))}"
-    return hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), to_sign.encode("utf-8"), "sha256").hex()
 
 
 def _huawei_parse(authorization: str) -> tuple[str, list[str], str]:
@@ -480,10 +480,11 @@ def _jdcloud_query(query: str) -> str:
     return "&".join(f"{n}={v}" for n, v in sorted(pairs))
 
 
+@functools.lru_cache(maxsize=256)  # one key per secret and day: a verifier derives it once
 def _jdcloud_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = ("JDCLOUD3" + secret).encode("utf-8")
     for part in (date, region, service, JDCLOUD_TERMINATOR):
-        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+        key = hmac.digest(key, part.encode("utf-8"), "sha256")
     return key
 
 
@@ -504,7 +505,7 @@ def _jdcloud_signature(
     )
     scope = f"{date[:8]}/{region}/{service}/{JDCLOUD_TERMINATOR}"
     to_sign = f"{JDCLOUD_ALGORITHM}\n{date}\n{scope}\n{_sha256_hex(canonical.encode('utf-8'))}"
-    return hmac.new(_jdcloud_key(secret, date[:8], region, service), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(_jdcloud_key(secret, date[:8], region, service), to_sign.encode("utf-8"), "sha256").hex()
 
 
 def _jdcloud_parse(authorization: str) -> tuple[str, str, str, str, list[str], str]:

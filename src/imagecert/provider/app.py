@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterable
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -188,7 +189,9 @@ class Provider:
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
-        path = request.url.path
+        # the scope's own path and query, not request.url: building a URL (host header, quoting,
+        # splitting again) costs more than matching the routes
+        path = request.scope["path"]
         candidates = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
         owner = self._owner(path, candidates)
         if not candidates:
@@ -211,13 +214,20 @@ class Provider:
         wire = signing.WireRequest(
             method=request.method,
             path=request.scope.get("raw_path", path.encode()).decode("latin-1").split("?", 1)[0],
-            query=request.url.query,
+            query=request.scope["query_string"].decode("latin-1"),
             headers=headers,
             body=body,
         )
-        # Verifying, validating and handling are CPU work: in a worker thread, so that one
-        # heavy request does not hold up every other connection of the event loop.
-        return await self.workers.run(self._answer, request, allowed, wire)
+        # Verifying, validating and handling are CPU work. A small body is answered at once, on
+        # the event loop: handing it to a thread and back would cost more than the answer. A large
+        # one goes to a worker thread, so that it does not hold up every other connection; so does
+        # a small one while a worker holds the store, which the loop must never wait for.
+        if len(body) <= self.settings.inline_body_bytes and self.store.lock.acquire(blocking=False):
+            try:
+                return self._answer(allowed, wire)  # the lock is re-entrant: _answer takes it again
+            finally:
+                self.store.lock.release()
+        return await self.workers.run(self._answer, allowed, wire)
 
     async def _read_body(self, request: Request) -> bytes | None:
         """The body, read no further than one byte past the limit (the refusal needs no more);
@@ -247,10 +257,11 @@ class Provider:
             return None
         return b"".join(chunks)
 
-    def _answer(self, request: Request, allowed, wire: signing.WireRequest) -> Response:
+    def _answer(self, allowed, wire: signing.WireRequest) -> Response:
         route, match, tenant, failure = self._authenticate(allowed, wire)
         dialect = route.dialect
-        call = Call(route.operation, tenant, match.groupdict(), dict(request.query_params), wire.headers, wire.body)  # type: ignore[arg-type]
+        query = dict(parse_qsl(wire.query, keep_blank_values=True))  # as Starlette's query_params, the last value kept
+        call = Call(route.operation, tenant, match.groupdict(), query, wire.headers, wire.body)  # type: ignore[arg-type]
         body = wire.body
         try:
             # first: a body cut short at the limit cannot match its signature

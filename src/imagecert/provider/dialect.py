@@ -33,6 +33,9 @@ class Settings:
 
     job_seconds: float = 2.0      # how long an asynchronous job runs before it ends by itself
     max_body_bytes: int = 1 << 20
+    # A body up to this size is answered on the event loop, a larger one in a worker thread
+    # (validating and signing 1 MiB takes tens of milliseconds).
+    inline_body_bytes: int = 64 * 1024
     # A form (Apsara) with more fields is refused before it is validated, so that one request
     # stays cheap; every contract's valid forms hold far fewer (Apsara's CreateImage at most
     # its parameters plus 20 Tag.N and 20 DiskDeviceMapping.N, each four fields).
