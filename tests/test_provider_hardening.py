@@ -101,6 +101,15 @@ def test_a_request_being_handled_does_not_hold_up_the_others(provider, worlds, m
         return handlers["createImage"](call)
 
     monkeypatch.setattr(dialect, "handlers", lambda: {**handlers, "createImage": slow_create})
+    workers, handed_over = provider.provider.workers, threading.Event()
+    hand_over = workers.run
+
+    def run(function, allowed, wire):
+        if wire.method == "GET":  # the small request, sent while the store is held
+            handed_over.set()
+        return hand_over(function, allowed, wire)
+
+    monkeypatch.setattr(workers, "run", run)
     answers = {}
 
     def send(label, operation, **kwargs):
@@ -114,7 +123,9 @@ def test_a_request_being_handled_does_not_hold_up_the_others(provider, worlds, m
     try:
         assert entered.wait(timeout=30)
         small.start()
-        # the event loop still answers while the handler is busy in its worker thread
+        # the small request waits for the store in a worker thread, not on the event loop...
+        assert handed_over.wait(timeout=30), "a small request that found the store held was not handed over"
+        # ...which still answers while the handler is busy in its worker thread
         assert requests.get(provider.control_url + "/", timeout=10).status_code == 200
     finally:
         release.set()
