@@ -1,11 +1,13 @@
-"""Offline replay without vcrpy: one test's recorded answers, indexed by their match key.
+"""Offline replay without vcrpy: one test's recorded answers, found by their request.
 
 vcrpy compares every live request with every recorded one, through each matcher in turn
 (a fuzz test's cassette holds hundreds of requests: its replay was slower than the live
 run it replaces). The player keeps vcrpy's rules — a request gets the first recorded
 answer not played yet whose request has the same key (`MATCHERS`), each answer played
-once — but finds it in a dict, each recorded request's key computed once when its
-cassette is read, and answers `requests` directly, with no HTTP connection faked.
+once — but finds it in a dict and answers `requests` directly, with no HTTP connection
+faked. A replay mostly sends again, byte for byte once redacted, what was recorded: such
+a request is found by its method, URL, body and credentials as they are, and the match
+keys (parsing and masking every body) are worked out only for a request that differs.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from requests.utils import get_encoding_from_headers
 from urllib3 import HTTPHeaderDict, HTTPResponse
 from vcr.request import Request
 
-from imagecert.cassettes.files import Interaction
+from imagecert.cassettes.files import CONTROL_ORIGIN, Interaction, as_bytes
 from imagecert.cassettes.matching import match_key
 from imagecert.cassettes.redaction import VOLATILE_QUERY_PARAMS
-from imagecert.secrets import SECRET_QUERY_PARAMS
+from imagecert.secrets import SECRET_HEADERS, SECRET_QUERY_PARAMS
 
 
 class NotRecorded(Exception):
@@ -42,6 +44,12 @@ def _vcr_request(method: str, uri: str, body: Any, headers: dict[str, Any]) -> R
     return Request(method, uri, body if body else None, dict(headers))
 
 
+def _as_sent(method: str, uri: str, body: bytes, headers: dict[str, Any]) -> tuple[Any, ...]:
+    """A redacted request as it is: two requests equal in this are equal in their match key."""
+    credentials = tuple(sorted((k.lower(), str(v)) for k, v in headers.items() if k.lower() in SECRET_HEADERS))
+    return method.upper(), uri, body, credentials
+
+
 class Player:
     """The recorded answers of one test's cassette, played to the requests a replay sends."""
 
@@ -49,47 +57,63 @@ class Player:
         self.meta = dict(meta or {})
         self.redactor = redactor
         self.interactions = interactions
-        self._index: dict[Any, deque[int]] = {}
-        self._answers: list[tuple[int, str, list[tuple[str, str]], bytes]] = []
-        self._bodies: dict[bytes, Any] = {}  # body keys, by body: recorded and replayed bodies are mostly the same
+        self._unplayed = [True] * len(interactions)
+        self._as_recorded: dict[tuple[Any, ...], deque[int]] = {}
+        self._index: dict[Any, deque[int]] | None = None  # by match key: made when a request differs
+        self._bodies: dict[bytes, Any] = {}  # body keys, by body (some bodies are megabytes)
         for number, x in enumerate(interactions):
-            # the recorded request as the file holds it: already redacted, so its key is final
-            key = match_key(_vcr_request(x.method, x.uri, x.request_body.encode("utf-8"), x.request_headers),
-                            self._bodies)
-            self._index.setdefault(key, deque()).append(number)
-            # what vcrpy did with each recorded answer it loaded (the redactor learns the tenants)
-            answer = redactor.response({"status": {"code": x.status, "message": x.reason},
-                                        "headers": {k: list(v) for k, v in x.response_headers.items()},
-                                        "body": {"string": x.response_body.encode("utf-8")}})
-            headers = [(k, str(v)) for k, vs in answer["headers"].items() for v in vs]
-            self._answers.append((x.status, x.reason, headers, bytes(answer["body"]["string"])))
+            sent = _as_sent(x.method, x.uri, x.request_body.encode("utf-8"), x.request_headers)
+            self._as_recorded.setdefault(sent, deque()).append(number)
+            # the file holds every answer redacted; the redactor learns the tenants the
+            # control protocol answered (a replay signs with their placeholder credentials)
+            if x.uri.startswith(CONTROL_ORIGIN) and '"auth"' in x.response_body:
+                redactor.response({"status": {"code": x.status, "message": x.reason},
+                                   "headers": {k: list(v) for k, v in x.response_headers.items()},
+                                   "body": {"string": x.response_body.encode("utf-8")}})
         self._lock = threading.Lock()
         self.played = 0
+
+    def _first_unplayed(self, waiting: deque[int] | None) -> int | None:
+        while waiting and not self._unplayed[waiting[0]]:
+            waiting.popleft()  # played through the other lookup
+        return waiting.popleft() if waiting else None
+
+    def _by_match_key(self) -> dict[Any, deque[int]]:
+        if self._index is None:
+            self._index = {}
+            for number, x in enumerate(self.interactions):
+                key = match_key(_vcr_request(x.method, x.uri, x.request_body.encode("utf-8"), x.request_headers),
+                                self._bodies)
+                self._index.setdefault(key, deque()).append(number)
+        return self._index
 
     def answer(self, prepared: requests.PreparedRequest, adapter: HTTPAdapter) -> requests.Response:
         live = self.redactor.request(_vcr_request(prepared.method or "GET", prepared.url or "",
                                                   prepared.body, dict(prepared.headers)))
-        key = match_key(live, self._bodies)
         with self._lock:
-            waiting = self._index.get(key)
-            if not waiting:
+            number = self._first_unplayed(self._as_recorded.get(
+                _as_sent(live.method, live.uri, as_bytes(live.body), live.headers)))
+            if number is None:
+                number = self._first_unplayed(self._by_match_key().get(match_key(live, self._bodies)))
+            if number is None:
                 raise NotRecorded(f"replaying cassettes: no recorded answer (or none left) for {live.method} "
                                   f"{live.uri}; the test now sends what was not recorded: re-record it")
-            number = waiting.popleft()
+            self._unplayed[number] = False
             self.played += 1
-        status, reason, headers, body = self._answers[number]
+        x = self.interactions[number]
         raw_headers = HTTPHeaderDict()
-        for name, value in headers:
-            raw_headers.add(name, value)
+        for name, values in x.response_headers.items():
+            for value in values:
+                raw_headers.add(name, str(value))
         response = requests.Response()
-        response.status_code = status
-        response.reason = reason
+        response.status_code = x.status
+        response.reason = x.reason
         response.headers = CaseInsensitiveDict(raw_headers)
         # what schemathesis reads the headers from (as urllib3 hands them to requests)
-        response.raw = HTTPResponse(body=b"", headers=raw_headers, status=status, version=11, reason=reason,
+        response.raw = HTTPResponse(body=b"", headers=raw_headers, status=x.status, version=11, reason=x.reason,
                                     preload_content=False, decode_content=False)
         response.encoding = get_encoding_from_headers(response.headers)
-        response._content = body
+        response._content = x.response_body.encode("utf-8")
         response.url = prepared.url or ""
         response.request = prepared
         response.connection = adapter
