@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ class Catalog:
     prefix: str
     entries: tuple[Entry, ...]
 
-    @property
+    @cached_property
     def by_id(self) -> dict[str, Entry]:
         return {e.id: e for e in self.entries}
 

@@ -49,7 +49,7 @@ import pytest
 import requests
 
 from imagecert import secrets, signing
-from imagecert.client import ApiClient, Exchange, Unreachable
+from imagecert.client import ApiClient, Exchange, Unreachable, prepare
 from imagecert.contracts import load_contract, operations
 from imagecert.target import Target
 
@@ -164,7 +164,8 @@ class Control:
 
     def _send(self, method: str, path: str, body: Any, params: dict[str, str] | None) -> requests.Response:
         try:
-            return self.session.request(method, self.url + path, json=body, params=params, timeout=CONTROL_TIMEOUT_S)
+            return self.session.send(prepare(self.session, method, self.url + path, json=body, params=params),
+                                     timeout=CONTROL_TIMEOUT_S)
         except requests.RequestException as error:
             raise Unreachable(f"control protocol {method} {self.url}{path}: no answer ({error.__class__.__name__})") from None
 
