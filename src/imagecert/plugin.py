@@ -12,6 +12,7 @@ A suite test lives under `suites/<dialect>/`, says which catalog rules it proves
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from dataclasses import dataclass, field
@@ -262,6 +263,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run of the suites keeps what collecting them loaded (contracts, schemas,
+    strategies, catalogs) to its end: out of the garbage collector's sight, each of the
+    run's full collections walks only what the tests made since (a tenth of a second each)."""
+    if any(dialect_of(item.path) for item in session.items):
+        gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture
