@@ -153,7 +153,7 @@ class Progress:
 # (they drive schemathesis from imagecert.fuzz), and importing them costs each process
 # (the xdist controller and every worker) a third of a second before its first test.
 QUIET_PYTEST = ["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:schemathesis", "-p", "no:anyio",
-                "-o", "addopts=--import-mode=importlib"]
+                "-p", "imagecert.quickexit", "-o", "addopts=--import-mode=importlib"]
 
 
 def cache_bytecode() -> None:

@@ -13,7 +13,11 @@ A suite test lives under `suites/<dialect>/`, says which catalog rules it proves
 from __future__ import annotations
 
 import gc
+import json
+import shutil
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,9 +81,9 @@ class RunState:
 
     def target(self, dialect: str) -> Target:
         if self.uses_embedded and not self.targets:
-            shared = getattr(self.config, "workerinput", {}).get(SHARED_TARGETS)
-            if shared is None:  # serial: this process starts it, on the first test that needs it
-                shared = self.start_embedded()
+            handed = getattr(self.config, "workerinput", {}).get(SHARED_TARGETS)
+            # serial: this process starts it, on the first test that needs it
+            shared = self.start_embedded() if handed is None else shared_targets(Path(handed))
             self.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in shared.items()}
         return self.targets[dialect]
 
@@ -97,26 +101,60 @@ class RunState:
             self.embedded = None
 
 
-SHARED_TARGETS = "imagecert_embedded_targets"  # the xdist workerinput key of the shared provider
+SHARED_TARGETS = "imagecert_embedded_targets"  # the xdist workerinput key of the shared provider's targets file
+SHARED_START_SECONDS = 60.0  # how long a worker waits for the shared provider to start
 
 
 class SharedProvider:
-    """Under xdist, the controller's side: one embedded provider for every worker, started
-    before the first worker and handed to each through its workerinput (target documents:
-    a URL and a development tenant per dialect; each test still makes its own tenant). The
-    workers then start no provider of their own, and its threads run in the controller,
-    which only waits for the workers' reports."""
+    """Under xdist, the controller's side: one embedded provider for every worker. It
+    starts in a thread while the workers start (their imports and collection take longer),
+    and each worker is handed the file its target documents will be written to (a URL and
+    a development tenant per dialect, in a folder only this user can read; each test still
+    makes its own tenant). The workers then start no provider of their own, and its
+    threads run in the controller, which only waits for the workers' reports."""
 
     def __init__(self, state: RunState):
         self.state = state
-        self.documents: dict[str, dict[str, Any]] | None = None
+        self.folder: Path | None = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        if self.documents is None:
-            self.documents = self.state.start_embedded()
-            self.state.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in self.documents.items()}
-        node.workerinput[SHARED_TARGETS] = self.documents
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="imagecert-shared-provider-"))
+            threading.Thread(target=self._start, name="imagecert-shared-provider-start", daemon=True).start()
+        node.workerinput[SHARED_TARGETS] = str(self.folder / "targets.json")
+
+    def _start(self) -> None:
+        assert self.folder is not None
+        try:
+            documents = self.state.start_embedded()
+            self.state.targets = {d: parse_target(doc, f"embedded {d}") for d, doc in documents.items()}
+            written: dict[str, Any] = {"targets": documents}
+        except Exception as error:  # told to every worker, which fails its tests with it
+            written = {"error": f"the shared reference provider did not start: {error}"}
+        partial = self.folder / "targets.json.partial"
+        try:
+            partial.write_text(json.dumps(written), "utf-8")
+            partial.replace(self.folder / "targets.json")
+        except OSError:
+            pass  # the run ended before the provider started: the folder is gone, and nobody waits
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def shared_targets(path: Path, timeout: float = SHARED_START_SECONDS) -> dict[str, dict[str, Any]]:
+    """A worker's side: the shared provider's target documents, once the controller wrote them."""
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"imagecert: the shared reference provider did not start within {timeout:.0f} s")
+        time.sleep(0.01)
+    written = json.loads(path.read_text("utf-8"))
+    if "error" in written:
+        raise RuntimeError(f"imagecert: {written['error']}")
+    return written["targets"]
 
 
 def _state(config: pytest.Config) -> RunState:
