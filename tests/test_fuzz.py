@@ -240,3 +240,38 @@ def test_regex_strategies_are_built_once_per_pattern_and_alphabet():
     assert len(built) == len(set(built)), \
         f"{len(built)} regex strategies built for {len(set(built))} patterns: some more than once"
     assert found["asked"] > len(built), "no regex strategy was asked for twice: the memo no longer saves anything"
+
+
+def test_a_body_another_reading_refuses_may_be_refused_for_that_reason_instead():
+    """A body that breaks a rule and is also one a reading of the documents refuses for a
+    reason of its own (a `D…` entry; a whole number with a fraction part): the target may
+    give that refusal first. Seen in a live run: a JD body naming a device twice (JD-R007,
+    error DUPLICATE) whose buyScenario is of another shape (JD-D011) refused INVALID_ARGUMENT."""
+    import json
+    from types import SimpleNamespace
+
+    from imagecert.fuzz import Ambiguity, CatalogRule
+    from imagecert.fuzz.oracle import Oracle
+    from imagecert.fuzz.wire import Outgoing
+
+    def twice(body):
+        names = [d.get("deviceName") for d in body.get("dataDisks") or [] if d.get("deviceName")]
+        return len(names) != len(set(names))
+
+    oracle = Oracle("jdcloud-vm", "createImage", rules=[CatalogRule("JD-R007", twice)],
+                    ambiguities=[Ambiguity("JD-D011", lambda body: "voucher" in json.dumps(body))],
+                    malformed_rule="JD-C012")
+
+    def expected(body):
+        sent = json.dumps(body).encode()
+        return oracle.expectation(SimpleNamespace(query={}, headers={}),
+                                  Outgoing("POST", "", {}, {}, {}, sent, "application/json"))
+
+    disks = [{"deviceName": "vdb"}, {"deviceName": "vdb"}]
+    plain = expected({"name": "image-1", "dataDisks": disks})
+    assert (plain.accepted, plain.rules, plain.any_refusal) == (False, ("JD-R007",), False)
+    ambiguous = expected({"name": "image-1", "description": "voucher", "dataDisks": disks})
+    assert (ambiguous.rules, ambiguous.any_refusal) == (("JD-R007",), True)
+    # a strict reader of integers refuses it as malformed (JD-C012), still a rule of its own
+    fraction = expected({"name": "image-1", "dataDisks": [dict(d, cloudDiskSpec={"diskSizeGB": 40.0}) for d in disks]})
+    assert {"JD-R007", "JD-C012"} <= set(fraction.rules) and not fraction.any_refusal

@@ -246,10 +246,11 @@ class Oracle:
         # a wrong type breaks the field's rule to one reader and makes the body malformed to another
         marked = [(rules_broken(self.dialect, check.schema, e) + (malformed if e.validator == "type" else ()))
                   or malformed for e in errors]
+        also, any_refusal = self._other_readings(data)
         rules = [r for found in marked for r in found] + list(self._catalog_rules_broken(data)) + refusing_unknown
         why = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:100]}" for e in errors[:3])
-        return Expected(False, f"schema-invalid ({why})", tuple(dict.fromkeys(rules)),
-                        any_refusal=any(not found for found in marked))
+        return Expected(False, f"schema-invalid ({why})", tuple(dict.fromkeys(rules + list(also))),
+                        any_refusal=any(not found for found in marked) or any_refusal)
 
     @staticmethod
     def _refusal(why: str, rule_id: str | None) -> Expected:
@@ -284,11 +285,32 @@ class Oracle:
                 pass  # a schema-invalid body may not have the shape the rule reads
         return tuple(broken)
 
+    def _ambiguities(self, data: Any) -> list[str]:
+        """The `D…` entries the body is one of (one of their readings refuses it)."""
+        found = []
+        for ambiguity in self.ambiguities:
+            try:
+                if ambiguity.applies(data):
+                    found.append(ambiguity.entry_id)
+            except (TypeError, AttributeError, KeyError, ValueError):
+                pass  # a schema-invalid body may not have the shape the ambiguity reads
+        return found
+
+    def _other_readings(self, data: Any) -> tuple[tuple[str, ...], bool]:
+        """How a reading of the documents may refuse a body that must be refused anyway,
+        for a reason of its own, first: (rules, any documented 4xx). A reader that types
+        integers strictly refuses a whole number with a fraction part as malformed; a
+        `D…` entry's refusing reading names no rule."""
+        malformed = (self.malformed_rule,) if self.malformed_rule and integral_float(data) else ()
+        return malformed, bool(self._ambiguities(data)) or (integral_float(data) and not self.malformed_rule)
+
     def _catalog_expectation(self, data: Any) -> Expected:
         broken = self._catalog_rules_broken(data)
         if broken:
-            return Expected(False, f"schema-valid but breaks {', '.join(broken)}", broken)
-        ambiguous = [a.entry_id for a in self.ambiguities if a.applies(data)] + (
+            also, any_refusal = self._other_readings(data)
+            return Expected(False, f"schema-valid but breaks {', '.join(broken)}", tuple(dict.fromkeys(broken + also)),
+                            any_refusal=any_refusal)
+        ambiguous = self._ambiguities(data) + (
             ["an integer field given a whole number with a fraction part (472377.0)"] if integral_float(data) else [])
         if ambiguous:
             return Expected(False, f"ambiguous ({', '.join(ambiguous)}): accepted or refused as documented, "
