@@ -151,9 +151,12 @@ class Progress:
 # plugin off, and with it the project's addopts that need it (-ra), the import mode kept.
 # The pytest plugins of schemathesis and anyio are left unloaded: the suites use neither
 # (they drive schemathesis from imagecert.fuzz), and importing them costs each process
-# (the xdist controller and every worker) a third of a second before its first test.
+# (the xdist controller and every worker) a third of a second before its first test. So
+# is pytest's report of exceptions raised in finalizers, which nothing would show: it
+# makes two full garbage collections as each process ends.
 QUIET_PYTEST = ["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:schemathesis", "-p", "no:anyio",
-                "-p", "imagecert.quickexit", "-o", "addopts=--import-mode=importlib"]
+                "-p", "no:unraisableexception", "-p", "imagecert.quickexit",
+                "-o", "addopts=--import-mode=importlib"]
 
 
 def cache_bytecode() -> None:
