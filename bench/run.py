@@ -15,7 +15,8 @@ Prints, and writes to bench/results/<date>.json (<date>-<part>.json for `--only 
   CPU) per example of imagecert's over bare st's; with `--baseline-src`, another
   checkout's suites too (before/after in one run);
 - offline replay of the committed cassettes (`imagecert certify --replay`), and its wall
-  time as a share of the live serial certify it replaces;
+  time as a share of the live serial certify it replaces; with `--baseline-src`, the
+  three certify runs of another checkout too, in the same rotation;
 - the reference provider under load, per dialect: valid signed createImage calls (each on
   its own running instance) and unauthenticated reads from several client processes, next
   to a bare Starlette + uvicorn JSON route started in the same run (on h11 and asyncio's
@@ -55,24 +56,31 @@ BIN = Path(sys.executable).parent
 LOAD_REQUESTS_MAX = 5000
 
 
-def timed(command: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess]:
+def timed(command: list[str], checkout: Path = ROOT) -> tuple[float, subprocess.CompletedProcess]:
+    """A command run in a checkout, its imagecert that checkout's src/."""
+    env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, **kwargs)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=checkout, env=env)
     return time.perf_counter() - started, done
 
 
-def certify_run(report_dir: Path, fuzz_examples: int, workers: str | None) -> dict:
-    command = [str(BIN / "imagecert"), "certify", "--report-dir", str(report_dir),
-               "--fuzz-examples", str(fuzz_examples), "--seed", "1"]
+def imagecert_command(*arguments: str) -> list[str]:
+    """The `imagecert` command of whichever checkout is on PYTHONPATH (the installed script is this tree's)."""
+    return [sys.executable, "-m", "imagecert.cli", *arguments]
+
+
+def certify_run(report_dir: Path, fuzz_examples: int, workers: str | None, checkout: Path = ROOT) -> dict:
+    command = imagecert_command("certify", "--report-dir", str(report_dir),
+                                "--fuzz-examples", str(fuzz_examples), "--seed", "1")
     if workers:
         command += ["-n", workers]
-    return _certify(command)
+    return _certify(command, checkout)
 
 
-def _certify(command: list[str]) -> dict:
+def _certify(command: list[str], checkout: Path = ROOT) -> dict:
     load_before = os.getloadavg()[0]
     usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seconds, done = timed(command)
+    seconds, done = timed(command, checkout)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
         raise SystemExit(f"certify could not run ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -220,12 +228,35 @@ def fuzz_vs_bare(fuzz_examples: int, runs: int = 3, baseline: Path | None = None
     return figures
 
 
-def replay_run(report_dir: Path) -> dict:
-    """`certify --replay` of the committed cassettes: the budget and seeds they were recorded
-    with (no --fuzz-examples, no --seed: the state machine still draws its requests)."""
-    if not any((ROOT / "cassettes").glob("*/*.yaml")):
+def replay_run(report_dir: Path, checkout: Path = ROOT) -> dict:
+    """`certify --replay` of a checkout's committed cassettes: the budget and seeds they were
+    recorded with (no --fuzz-examples, no --seed)."""
+    if not any((checkout / "cassettes").glob("*/*.yaml")):
         return {"skipped": "no committed cassettes"}
-    return _certify([str(BIN / "imagecert"), "certify", "--replay", "--report-dir", str(report_dir)])
+    return _certify(imagecert_command("certify", "--replay", "--report-dir", str(report_dir)), checkout)
+
+
+def certify_figures(fuzz_examples: int, checkout: Path, scratch: Path, label: str) -> dict:
+    """One round of certify serial, -n 2 and --replay of a checkout (see `main`)."""
+    print(f"certify of {label}, serial …", flush=True)
+    serial = certify_run(scratch / f"{label}-serial", fuzz_examples, None, checkout)
+    print(f"certify of {label}, -n 2 …", flush=True)
+    parallel = certify_run(scratch / f"{label}-n2", fuzz_examples, "2", checkout)
+    print(f"certify --replay of {label}'s committed cassettes …", flush=True)
+    replayed = replay_run(scratch / f"{label}-replay", checkout)
+    return {"serial": serial, "n2": parallel, "replay": replayed}
+
+
+def certify_summary(rounds: list[dict]) -> dict:
+    """Medians of the rounds of one checkout, and its ratios."""
+    serial, parallel = median_run([r["serial"] for r in rounds]), median_run([r["n2"] for r in rounds])
+    replays = [r["replay"] for r in rounds]
+    replay = replays[0] if "skipped" in replays[0] else median_run(replays)
+    figures = {"certify_serial": serial, "certify_n2": parallel, "replay": replay,
+               "certify_speedup_n2": round(serial["wall_s"] / parallel["wall_s"], 2)}
+    if "wall_s" in replay:
+        figures["replay_over_live"] = round(replay["wall_s"] / serial["wall_s"], 3)
+    return figures
 
 
 # -- the provider under load, next to a bare ASGI route ---------------------------------
@@ -444,7 +475,7 @@ def main() -> None:
     parser.add_argument("--load-calls", type=int, default=1500, help="calls per load phase (default 1500)")
     parser.add_argument("--load-seconds", type=float, default=6.0, help="longest a load phase runs (default 6)")
     parser.add_argument("--baseline-src", type=Path, metavar="DIR",
-                        help="also load the provider, and fuzz with the suites, of another checkout (its src/): before/after in one run")
+                        help="also certify with, load the provider of and fuzz with the suites of another checkout (its src/): before/after in one run")
     parser.add_argument("--only", choices=("provider", "certify", "fuzz"), help="run one part of the bench")
     parser.add_argument("--fuzz-runs", type=int, default=3, help="interleaved runs per fuzz figure (median; default 3)")
     parser.add_argument("--dialect", action="append", choices=DIALECTS, help="fuzz figures for these dialects only")
@@ -459,25 +490,25 @@ def main() -> None:
         print("fuzz suites next to bare st run (interleaved, medians) …", flush=True)
         results["fuzz_vs_bare_st"] = fuzz_vs_bare(args.fuzz_examples, args.fuzz_runs, args.baseline_src, args.dialect)
     if args.only in (None, "certify"):
-        serial, parallel, replayed = [], [], []
+        checkouts = {"imagecert": ROOT}
+        if args.baseline_src:
+            checkouts["baseline"] = args.baseline_src.resolve().parent
+        rounds: dict[str, list[dict]] = {label: [] for label in checkouts}
         with tempfile.TemporaryDirectory() as scratch:
-            for round_ in range(args.repeat):  # interleaved: a change in the machine's load hits all three
-                print(f"certify, serial ({round_ + 1}/{args.repeat}) …", flush=True)
-                serial.append(certify_run(Path(scratch) / f"serial-{round_}", args.fuzz_examples, None))
+            for round_ in range(args.repeat):  # interleaved: a change in the machine's load hits every run
+                for label, checkout in checkouts.items():
+                    rounds[label].append(certify_figures(args.fuzz_examples, checkout, Path(scratch) / str(round_),
+                                                         label))
                 if round_ == 0:
-                    results["fuzz"] = fuzz_throughput(Path(scratch) / "serial-0")
-                print(f"certify, -n 2 ({round_ + 1}/{args.repeat}) …", flush=True)
-                parallel.append(certify_run(Path(scratch) / f"n2-{round_}", args.fuzz_examples, "2"))
-                print(f"certify --replay of the committed cassettes ({round_ + 1}/{args.repeat}) …", flush=True)
-                replayed.append(replay_run(Path(scratch) / f"replay-{round_}"))
-        results["certify_serial"], results["certify_n2"] = median_run(serial), median_run(parallel)
-        results["certify_speedup_n2"] = round(results["certify_serial"]["wall_s"] / results["certify_n2"]["wall_s"], 2)
-        results["replay"] = replayed[0] if "skipped" in replayed[0] else median_run(replayed)
-        if "wall_s" in results["replay"]:
-            results["replay_over_live"] = round(results["replay"]["wall_s"] / results["certify_serial"]["wall_s"], 3)
-        print(f"certify serial {results['certify_serial']['wall_s']} s, -n 2 {results['certify_n2']['wall_s']} s: "
-              f"speed-up {results['certify_speedup_n2']}x; replay {results['replay'].get('wall_s')} s = "
-              f"{results.get('replay_over_live', 0):.0%} of live", flush=True)
+                    results["fuzz"] = fuzz_throughput(Path(scratch) / "0" / "imagecert-serial")
+        results.update(certify_summary(rounds["imagecert"]))
+        if "baseline" in rounds:
+            results["baseline_certify"] = certify_summary(rounds["baseline"])
+        for label, figures in (("imagecert", results), ("baseline", results.get("baseline_certify"))):
+            if figures:
+                print(f"{label}: certify serial {figures['certify_serial']['wall_s']} s, -n 2 "
+                      f"{figures['certify_n2']['wall_s']} s: speed-up {figures['certify_speedup_n2']}x; replay "
+                      f"{figures['replay'].get('wall_s')} s = {figures.get('replay_over_live', 0):.0%} of live", flush=True)
         results["peak_rss_mb_certify"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     if args.only in (None, "provider"):
         print(f"provider load ({CLIENTS} client processes) …", flush=True)
