@@ -172,6 +172,15 @@ def _form_value(schema: dict[str, Any], name: str, value: str) -> Any:
     return value
 
 
+def _holds(predicate: Callable[[Any], bool], data: Any) -> bool:
+    """A catalog rule's or an ambiguity's predicate on a body; false where the body (a
+    schema-invalid one) has not the shape the predicate reads."""
+    try:
+        return bool(predicate(data))
+    except (TypeError, AttributeError, KeyError, ValueError):
+        return False
+
+
 class Oracle:
     """What answer each request to one dialect's operation under test deserves, decided on
     the request as it went on the wire, and whether an answer is that one."""
@@ -276,25 +285,11 @@ class Oracle:
         return problems
 
     def _catalog_rules_broken(self, data: Any) -> tuple[str, ...]:
-        broken = []
-        for catalog_rule in self.rules:
-            try:
-                if catalog_rule.broken_by(data):
-                    broken.append(catalog_rule.rule_id)
-            except (TypeError, AttributeError, KeyError, ValueError):
-                pass  # a schema-invalid body may not have the shape the rule reads
-        return tuple(broken)
+        return tuple(r.rule_id for r in self.rules if _holds(r.broken_by, data))
 
     def _ambiguities(self, data: Any) -> list[str]:
         """The `D…` entries the body is one of (one of their readings refuses it)."""
-        found = []
-        for ambiguity in self.ambiguities:
-            try:
-                if ambiguity.applies(data):
-                    found.append(ambiguity.entry_id)
-            except (TypeError, AttributeError, KeyError, ValueError):
-                pass  # a schema-invalid body may not have the shape the ambiguity reads
-        return found
+        return [a.entry_id for a in self.ambiguities if _holds(a.applies, data)]
 
     def _other_readings(self, data: Any) -> tuple[tuple[str, ...], bool]:
         """How a reading of the documents may refuse a body that must be refused anyway,
