@@ -275,3 +275,34 @@ def test_a_body_another_reading_refuses_may_be_refused_for_that_reason_instead()
     # a strict reader of integers refuses it as malformed (JD-C012), still a rule of its own
     fraction = expected({"name": "image-1", "dataDisks": [dict(d, cloudDiskSpec={"diskSizeGB": 40.0}) for d in disks]})
     assert {"JD-R007", "JD-C012"} <= set(fraction.rules) and not fraction.any_refusal
+
+
+def test_a_run_of_the_suites_draws_no_constant_of_the_projects_own_code():
+    """Hypothesis draws from the constants of the modules of the project under test too:
+    without imagecert's guard a seed would send other requests after any edit of
+    imagecert, or with the reference provider loaded than without (a replayed cassette
+    than the recording). While the suites run hypothesis knows none of them (here the
+    run stops before its first test); when the run ends they are back."""
+    from hypothesis.internal.conjecture import providers
+
+    def local_strings() -> set[str]:
+        providers.CONSTANTS_CACHE.cache.clear()
+        return set(providers._get_local_constants().strings)
+
+    class DuringTheRun:
+        strings: set[str] | None = None
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(self, session):
+            self.strings = local_strings()
+            return True  # no test runs: what the run set up is all that is looked at
+
+    before = local_strings()
+    assert FUZZ_PROPERTY_NAME in before, "hypothesis no longer gathers constants of imagecert's modules"
+    during = DuringTheRun()
+    pytest.main([str(SUITES / "jdcloud-vm" / "test_fuzz.py"), *NESTED], plugins=[during])
+    assert during.strings is not None and FUZZ_PROPERTY_NAME not in during.strings
+    assert FUZZ_PROPERTY_NAME in local_strings()
+
+
+FUZZ_PROPERTY_NAME = "imagecert_fuzz"  # a string constant of imagecert.fuzz.run, so of "local" code

@@ -233,7 +233,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _STATE in config.stash:
         _state(config).stop()
     interrupts.uninstall()
-    _undo_gc_settings(config)
+    _undo_run_settings(config)
 
 
 def _static_targets(config: pytest.Config) -> list[Target]:
@@ -311,22 +311,34 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run's full collections walks only what the tests made since (a tenth of a second each).
     And it allocates fast (requests, answers, drawn cases): the youngest generation is
     collected every `YOUNG_COLLECTION_EVERY` allocations rather than 700, so that a full
-    collection (every tenth of every tenth) comes some 30 times less often. Both are undone
-    when the run ends (a certify may run inside another pytest session)."""
+    collection (every tenth of every tenth) comes some 30 times less often. And hypothesis
+    draws from its own constants only, not from imagecert's modules
+    (`draws_independent_of_local_code`). All of it is undone when the run ends (a certify
+    may run inside another pytest session)."""
     if any(dialect_of(item.path) for item in session.items):
-        session.config.stash[_GC_THRESHOLDS] = gc.get_threshold()
+        from imagecert.fuzz.run import draws_independent_of_local_code  # the suites loaded it
+
+        undo_draws = draws_independent_of_local_code()
+        thresholds = gc.get_threshold()
         gc.collect()
         gc.freeze()
-        gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+        gc.set_threshold(YOUNG_COLLECTION_EVERY, *thresholds[1:])
+
+        def undo() -> None:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+            undo_draws()
+
+        session.config.stash[_UNDO_RUN_SETTINGS] = undo
 
 
-def _undo_gc_settings(config: pytest.Config) -> None:
-    if _GC_THRESHOLDS in config.stash:
-        gc.set_threshold(*config.stash[_GC_THRESHOLDS])
-        gc.unfreeze()
+def _undo_run_settings(config: pytest.Config) -> None:
+    if _UNDO_RUN_SETTINGS in config.stash:
+        config.stash[_UNDO_RUN_SETTINGS]()
+        del config.stash[_UNDO_RUN_SETTINGS]
 
 
-_GC_THRESHOLDS = pytest.StashKey[tuple[int, ...]]()
+_UNDO_RUN_SETTINGS = pytest.StashKey[Any]()
 YOUNG_COLLECTION_EVERY = 20_000
 
 

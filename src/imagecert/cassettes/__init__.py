@@ -27,7 +27,7 @@ What makes a cassette safe to commit and stable to re-record:
   body digests are left out (a replay signs anew), and so are headers that only name
   the software. What the test chose itself is kept: its `uuid.uuid4()` names are
   repeatable in a cassette run (`deterministic_uuids`), and hypothesis generates
-  from the test and its contract only (`generation_independent_of_local_code`).
+  from the test, its contract and its seed only (`imagecert.fuzz.run.draws_independent_of_local_code`).
   The reference provider is recorded with jobs that only end when settled
   (`RECORDING_JOB_SECONDS`). A re-recording of unchanged behaviour is byte-identical.
 * Requests are matched (`MATCHERS`) on what identifies them — method, which

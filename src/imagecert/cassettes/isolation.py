@@ -1,10 +1,9 @@
 """Process-wide patches a cassette run needs: the network refused, repeatable uuids, one
-request at a time, hypothesis generation independent of the project's own modules."""
+request at a time."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import random
 import socket
 import sys
@@ -78,16 +77,3 @@ def one_request_at_a_time() -> Iterator[None]:
         yield
     finally:
         requests.Session.send = real  # type: ignore[method-assign]
-
-
-def generation_independent_of_local_code() -> None:
-    """Hypothesis also draws strings and numbers from the constants of the project's own
-    modules loaded so far, so a fuzz test would send other requests after any edit of any
-    module, or when replaying (no provider loaded) than when recording: a recorded fuzz
-    run could then never be replayed. In a cassette run it draws from its built-in
-    constants only, so generation depends on the test, its contract and its seed."""
-    providers = importlib.import_module("hypothesis.internal.conjecture.providers")
-    if not hasattr(providers, "_get_local_constants"):
-        raise RuntimeError("this hypothesis version has no _get_local_constants: update imagecert.cassettes")
-    providers._get_local_constants = lambda: providers.Constants()
-    providers.CONSTANTS_CACHE.cache.clear()

@@ -12,7 +12,6 @@ import vcr
 from imagecert.cassettes.files import read_cassette, write_cassette
 from imagecert.cassettes.isolation import (
     deterministic_uuids,
-    generation_independent_of_local_code,
     network_refused,
     one_request_at_a_time,
 )
@@ -38,7 +37,6 @@ class CassettePlugin:
         self.mode = mode  # "record" or "replay"
         self.directory = directory
         self.described: set[str] = set()
-        generation_independent_of_local_code()
 
     def cassette(self, item: pytest.Item, dialect: str, target: Target) -> contextlib.AbstractContextManager:
         from imagecert.plugin import constraint_ids

@@ -4,6 +4,7 @@ failure; the phase's seed and hypothesis settings."""
 
 from __future__ import annotations
 
+import importlib
 import random
 import re
 import shlex
@@ -11,7 +12,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import hypothesis
 import pytest
@@ -157,3 +158,24 @@ def phase_settings(node: pytest.Item, seed: int, cap: int | None = None):
 
     return apply
 
+
+def draws_independent_of_local_code() -> Callable[[], None]:
+    """Hypothesis also draws strings and numbers from the constants of the modules of the
+    project under test loaded so far (here: imagecert's own, the reference provider's when
+    it is embedded). A seed would then draw other requests after any edit of any module,
+    against a target file than against the embedded provider, and when replaying a
+    cassette than when recording it; and gathering them parses every such module's
+    source. From here on hypothesis draws from its built-in constants only, so that what
+    a test sends depends on the test, its contract and its seed. Returns the undo."""
+    providers = importlib.import_module("hypothesis.internal.conjecture.providers")
+    if not hasattr(providers, "_get_local_constants"):
+        raise RuntimeError("this hypothesis version has no _get_local_constants: update imagecert.fuzz.run")
+    real = providers._get_local_constants
+
+    def undo() -> None:
+        providers._get_local_constants = real
+        providers.CONSTANTS_CACHE.cache.clear()
+
+    providers._get_local_constants = lambda: providers.Constants()
+    providers.CONSTANTS_CACHE.cache.clear()
+    return undo
