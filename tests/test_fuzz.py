@@ -242,6 +242,53 @@ def test_regex_strategies_are_built_once_per_pattern_and_alphabet():
     assert found["asked"] > len(built), "no regex strategy was asked for twice: the memo no longer saves anything"
 
 
+def test_a_character_class_is_built_once_for_every_pattern_that_has_it(monkeypatch):
+    """The coverage phase rewrites a pattern's quantifiers for each limit it probes: other
+    patterns, the same character classes. With the memo on, hypothesis builds each class
+    (here the CJK range, one code point at a time) once, and draws what it draws without
+    it: the same values for the same seed. A hypothesis upgrade that stops building
+    classes through its `_strategy` fails here."""
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+    from hypothesis import strategies as st
+    from hypothesis.strategies._internal.utils import clear_strategy_cache
+
+    from imagecert.fuzz import regex
+
+    built: list[tuple] = []
+    build = regex._BUILD_PIECE
+
+    def counting(codes, context, is_unicode, *, alphabet):
+        if isinstance(codes, tuple) and codes[0] == regex.sre.IN:
+            built.append(tuple(codes[1]))
+        return build(codes, context, is_unicode, alphabet=alphabet)
+
+    def drawn(patterns) -> list[str]:
+        clear_strategy_cache()  # else hypothesis answers the pattern with the strategy it built before
+        values: list[str] = []
+        for pattern in patterns:
+            @seed(5)
+            @settings(max_examples=3, database=None, deadline=None, phases=(Phase.generate,),
+                      suppress_health_check=list(HealthCheck))
+            @given(st.from_regex(pattern, fullmatch=True))
+            def draw(value):
+                values.append(value)
+
+            draw()
+        return values
+
+    patterns = [f"^[\u4e00-\u9fa5a-zA-Z_-]{{{low},{high}}}$" for low, high in ((1, 32), (31, 32), (33, 33))]
+    without = drawn(patterns)
+    monkeypatch.setattr(regex, "_BUILD_PIECE", counting)
+    monkeypatch.setattr(regex, "_CLASS_STRATEGIES", {})
+    monkeypatch.setattr(regex, "_REGEX_STRATEGIES", {})
+    with regex.memoized_regex_strategies():
+        memoized = drawn(patterns)
+    assert built, "hypothesis no longer builds character classes through _strategy: the memo is dead code"
+    assert len(built) == len(set(built)) == 1, f"the class was built {len(built)} times for {len(patterns)} patterns"
+    assert memoized == without
+    assert regex._REGEX_INTERNALS._strategy is not regex._memoized_piece, "the memo was left on after the block"
+
+
 def test_a_body_another_reading_refuses_may_be_refused_for_that_reason_instead():
     """A body that breaks a rule and is also one a reading of the documents refuses for a
     reason of its own (a `D…` entry; a whole number with a fraction part): the target may

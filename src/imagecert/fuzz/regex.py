@@ -1,7 +1,10 @@
-"""hypothesis' regex strategies, built once per (pattern, fullmatch, alphabet)."""
+"""hypothesis' regex strategies, built once per (pattern, fullmatch, alphabet), and their
+character classes once per (class, flags, alphabet)."""
 
 from __future__ import annotations
 
+import importlib
+import re._constants as sre
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +25,17 @@ from hypothesis import strategies as st
 _FROM_REGEX = st.from_regex
 _REGEX_STRATEGIES: dict[tuple[Any, ...], Any] = {}  # (pattern, fullmatch, alphabet): strategy; alphabets kept alive
 
+# And the coverage phase rewrites each pattern's quantifiers for every length limit it
+# probes (`^[\u4e00-\u9fa5a-z]{1,32}$` becomes `{31,32}`, `{33,33}`, …): distinct
+# patterns, each a new strategy, whose character classes are the same. hypothesis builds
+# a class one code point at a time (twenty thousand for the CJK range), so while a phase
+# runs its private `_strategy`, which turns each piece of a parsed pattern into a
+# strategy, answers a character class from a memo keyed by the class, the flags in force
+# and the alphabet's characters. Again the same strategy hypothesis builds.
+_REGEX_INTERNALS = importlib.import_module("hypothesis.strategies._internal.regex")
+_BUILD_PIECE = getattr(_REGEX_INTERNALS, "_strategy", None)
+_CLASS_STRATEGIES: dict[tuple[Any, ...], Any] = {}  # (class, flags, is_unicode, alphabet's characters): strategy
+
 
 def _memoized_from_regex(regex, fullmatch: bool = False, *, alphabet=None):
     key = (type(regex), regex, bool(fullmatch), alphabet)
@@ -35,15 +49,31 @@ def _memoized_from_regex(regex, fullmatch: bool = False, *, alphabet=None):
     return found
 
 
+def _memoized_piece(codes, context, is_unicode, *, alphabet):
+    if not (isinstance(codes, tuple) and codes[0] == sre.IN):
+        return _BUILD_PIECE(codes, context, is_unicode, alphabet=alphabet)
+    characters = _REGEX_INTERNALS.unwrap_strategies(alphabet).intervals if alphabet is not None else None
+    key = (tuple(codes[1]), int(context.flags), is_unicode, characters)
+    found = _CLASS_STRATEGIES.get(key)
+    if found is None:
+        found = _CLASS_STRATEGIES[key] = _BUILD_PIECE(codes, context, is_unicode, alphabet=alphabet)
+    return found
+
+
 @contextmanager
 def memoized_regex_strategies():
-    """While the block runs, `st.from_regex` gives the strategy built once per key."""
+    """While the block runs, `st.from_regex` gives the strategy built once per key, and
+    hypothesis builds each character class once per key."""
     if st.from_regex is _memoized_from_regex:  # nested: already on
         yield
         return
+    if _BUILD_PIECE is None:
+        raise RuntimeError("this hypothesis version builds regex strategies without _strategy: "
+                           "update imagecert.fuzz.regex")
     previous, st.from_regex = st.from_regex, _memoized_from_regex
+    _REGEX_INTERNALS._strategy = _memoized_piece
     try:
         yield
     finally:
         st.from_regex = previous
-
+        _REGEX_INTERNALS._strategy = _BUILD_PIECE
