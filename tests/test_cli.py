@@ -116,6 +116,29 @@ def test_certifying_the_embedded_provider_is_exit_0_with_a_table_and_reports(tmp
     assert "the embedded reference provider (imagecert" in (tmp_path / DIALECT / "compliance.html").read_text("utf-8")
 
 
+def test_under_n_the_progress_counts_what_the_workers_collected():
+    """With -n the xdist controller collects nothing itself: the totals come from the first
+    worker's collection, and every worker's reports count once."""
+    import io
+    from types import SimpleNamespace
+
+    from imagecert.certify import Progress
+
+    out = io.StringIO()
+    progress = Progress(out)
+    progress.pytest_collection_finish(SimpleNamespace(items=[]))  # the controller's
+    ids = ["suites/jdcloud-vm/test_a.py::test_one", "suites/jdcloud-vm/test_a.py::test_two",
+           "suites/huawei-nova/test_b.py::test_three"]
+    for worker in ("gw0", "gw1"):
+        progress.pytest_xdist_node_collection_finished(SimpleNamespace(gateway=worker), ids)
+    for nodeid, dialect in zip(ids, ("jdcloud-vm", "jdcloud-vm", "huawei-nova")):
+        progress.pytest_runtest_logreport(SimpleNamespace(
+            user_properties=[("imagecert_dialect", dialect)], failed=False, when="teardown", nodeid=nodeid))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "certifying: huawei-nova (1 tests), jdcloud-vm (2 tests)", lines
+    assert lines[-1] == "  progress: huawei-nova 1/1  jdcloud-vm 2/2", lines
+
+
 def test_a_control_target_whose_auth_scheme_cannot_sign_its_dialect_is_exit_2(tmp_path, capsys):
     target = tmp_path / "jd.toml"
     target.write_text(

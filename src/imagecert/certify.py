@@ -103,10 +103,20 @@ class Progress:
         self.last = 0.0
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._announce([item.path for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Under `-n` the controller collects nothing: each worker collects every test (and
+        runs its share), so the first worker's collection is the run's."""
+        if not self.total:
+            self._announce([Path(nodeid.split("::")[0]) for nodeid in ids])
+
+    def _announce(self, paths: list[Path]) -> None:
         from imagecert.plugin import dialect_of
 
-        for item in session.items:
-            dialect = dialect_of(item.path)
+        for path in paths:
+            dialect = dialect_of(path)
             if dialect:
                 self.total[dialect] = self.total.get(dialect, 0) + 1
         if not self.total:
