@@ -159,13 +159,17 @@ class Progress:
 
 # pytest run in-process and silent (imagecert prints its own progress): the terminal
 # plugin off, and with it the project's addopts that need it (-ra), the import mode kept.
-# The pytest plugins of schemathesis and anyio are left unloaded: the suites use neither
-# (they drive schemathesis from imagecert.fuzz), and importing them costs each process
-# (the xdist controller and every worker) a third of a second before its first test. So
-# is pytest's report of exceptions raised in finalizers, which nothing would show: it
-# makes two full garbage collections as each process ends.
-QUIET_PYTEST = ["-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:schemathesis", "-p", "no:anyio",
-                "-p", "no:unraisableexception", "-p", "imagecert.quickexit",
+# The plugins the suites need are loaded by name, with entry-point autoloading off: else
+# pytest imports those the suites do not use (schemathesis' and anyio's: the suites drive
+# schemathesis from imagecert.fuzz) and marks every module of each plugin's distribution
+# (all of hypothesis and schemathesis) for assertion rewriting, half a second for each
+# process (the xdist controller and every worker) before its first test. pytest's report
+# of exceptions raised in finalizers is off too, which nothing would show: it makes two
+# full garbage collections as each process ends.
+SUITE_PLUGINS = ["_hypothesis_pytestplugin", "allure_pytest.plugin", "xdist.plugin", "imagecert.plugin",
+                 "imagecert.quickexit"]
+QUIET_PYTEST = ["--disable-plugin-autoload", *(arg for name in SUITE_PLUGINS for arg in ("-p", name)),
+                "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:unraisableexception",
                 "-o", "addopts=--import-mode=importlib"]
 
 

@@ -164,8 +164,15 @@ def _state(config: pytest.Config) -> RunState:
 _STATE = pytest.StashKey[RunState]()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     from imagecert import interrupts, world
+
+    # the run's garbage-collector and hypothesis settings (`pytest_collection_finish`) are
+    # undone last: after pytest's own end-of-run collections (the unraisable-exception
+    # report's, whose cleanup is registered after this one), which then walk only what
+    # the tests made
+    config.add_cleanup(lambda: _undo_run_settings(config))
 
     # a fresh image-name prefix for this process's run; a fixed one where cassettes are
     # recorded or replayed, so that what a test sends is the same in both
@@ -233,7 +240,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _STATE in config.stash:
         _state(config).stop()
     interrupts.uninstall()
-    _undo_run_settings(config)
 
 
 def _static_targets(config: pytest.Config) -> list[Target]:
@@ -313,8 +319,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     collected every `YOUNG_COLLECTION_EVERY` allocations rather than 700, so that a full
     collection (every tenth of every tenth) comes some 30 times less often. And hypothesis
     draws from its own constants only, not from imagecert's modules
-    (`draws_independent_of_local_code`). All of it is undone when the run ends (a certify
-    may run inside another pytest session)."""
+    (`draws_independent_of_local_code`). All of it is undone as the run's last step (a
+    certify may run inside another pytest session)."""
     if any(dialect_of(item.path) for item in session.items):
         from imagecert.fuzz.run import draws_independent_of_local_code  # the suites loaded it
 
