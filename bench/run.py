@@ -187,7 +187,7 @@ def fuzz_vs_bare(fuzz_examples: int, runs: int = 3, baseline: Path | None = None
     figures: dict = {}
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        mock = _spawn([str(BIN / "imagecert"), "mock", "--port", "0", "--emit-targets", str(scratch / "targets")],
+        mock = _spawn(imagecert_command("mock", "--port", "0", "--emit-targets", str(scratch / "targets")),
                       ROOT / "src")
         try:
             for line in mock.stdout:  # the target files are written before this line
@@ -399,9 +399,9 @@ def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> d
     # are installed (httptools, uvloop): the anchor for what the provider itself adds
     fast_port = _free_port() if _installed("httptools", "uvloop") else None
     bare_fast = _spawn([sys.executable, "-c", BARE_APP, str(fast_port), "httptools", "uvloop"]) if fast_port else None
-    mocks = {"provider": _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], ROOT / "src")}
+    mocks = {"provider": _spawn(imagecert_command("mock", "--port", "0"), ROOT / "src")}
     if baseline:
-        mocks["baseline"] = _spawn([str(BIN / "imagecert"), "mock", "--port", "0"], baseline)
+        mocks["baseline"] = _spawn(imagecert_command("mock", "--port", "0"), baseline)
     try:
         bare.stdout.readline()
         if bare_fast:
