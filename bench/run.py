@@ -26,7 +26,8 @@ Prints, and writes to bench/results/<date>.json (<date>-<part>.json for `--only 
   and each figure's ratio over the bare route;
 - certify's speed-up with -n 2, and peak memory (RSS) of the processes it ran.
 `--only provider` runs the load part alone (about a minute), `--only certify` the certify and
-replay part, `--only fuzz` the fuzz part; each writes bench/results/<date>-<part>.json.
+replay part, `--only fuzz` the fuzz part; each writes bench/results/<date>-<part>.json (a
+later run the same day: <date>[-<part>]-2.json, -3, …; no run overwrites another).
 Every load it makes goes to 127.0.0.1 only, and every loop is bounded in count and time.
 """
 
@@ -469,6 +470,18 @@ def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> d
     return figures
 
 
+def results_path(only: str | None) -> Path:
+    """bench/results/<date>[-<part>].json; a later run the same day gets -2, -3, … and never
+    overwrites a committed one (a partial run never overwrites the full one either)."""
+    stem = f"{datetime.now(timezone.utc):%Y-%m-%d}" + (f"-{only}" if only else "")
+    folder = ROOT / "bench" / "results"
+    out, n = folder / f"{stem}.json", 1
+    while out.exists():
+        n += 1
+        out = folder / f"{stem}-{n}.json"
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fuzz-examples", type=int, default=25, help="examples per fuzzed operation (default 25)")
@@ -514,8 +527,7 @@ def main() -> None:
         print(f"provider load ({CLIENTS} client processes) …", flush=True)
         results["provider_load"] = provider_load(args.load_calls, args.load_seconds, args.baseline_src)
 
-    part = f"-{args.only}" if args.only else ""  # a partial run does not overwrite the full one
-    out = ROOT / "bench" / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}{part}.json"
+    out = results_path(args.only)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     print(json.dumps(results, indent=2))
