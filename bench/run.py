@@ -471,8 +471,8 @@ def provider_load(calls: int, seconds: float, baseline: Path | None = None) -> d
 
 
 def results_path(only: str | None) -> Path:
-    """bench/results/<date>[-<part>].json; a later run the same day gets -2, -3, … and never
-    overwrites a committed one (a partial run never overwrites the full one either)."""
+    """bench/results/<date>[-<part>].json; a later run the same day gets -2, -3, …, so no run
+    overwrites an earlier one (and a partial run never the full one)."""
     stem = f"{datetime.now(timezone.utc):%Y-%m-%d}" + (f"-{only}" if only else "")
     folder = ROOT / "bench" / "results"
     out, n = folder / f"{stem}.json", 1
